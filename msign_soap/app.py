@@ -1,0 +1,88 @@
+"""The whole service as one WSGI application: ``create_app(config)``."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass
+from typing import Callable, Iterable
+
+from werkzeug.wrappers import Request, Response
+
+from .config import Config
+from .core import RequestService, utcnow
+from .core.requests import Clock
+from .soap import create_soap_app
+from .store import Store, open_store
+
+__all__ = ["Service", "create_app"]
+
+log = logging.getLogger(__name__)
+
+SOAP_PATH = "/MSign.svc"
+
+
+def _quiet_spyne() -> None:
+    # Spyne logs every fault, expected ones included, with a traceback; the
+    # SOAP layer logs faults itself, and unexpected errors with their traceback.
+    logging.getLogger("spyne").setLevel(logging.CRITICAL)
+    logging.getLogger("spyne.application.server").setLevel(logging.ERROR)
+
+
+@dataclass
+class Service:
+    """A running service: its WSGI app, its core and its database."""
+
+    config: Config
+    store: Store
+    requests: RequestService
+    wsgi: Callable[[dict, Callable], Iterable[bytes]]
+
+    def __call__(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
+        return self.wsgi(environ, start_response)
+
+    def start_maintenance(self) -> threading.Event:
+        """Run the maintenance pass every ``maintenance_interval`` seconds in a
+        daemon thread; set the returned event to stop it."""
+        stop = threading.Event()
+
+        def loop() -> None:
+            while not stop.wait(self.config.maintenance_interval):
+                try:
+                    self.requests.run_maintenance()
+                except Exception:
+                    log.exception("maintenance pass failed")
+
+        threading.Thread(target=loop, name="msign-maintenance", daemon=True).start()
+        return stop
+
+    def close(self) -> None:
+        self.store.close()
+
+
+def create_app(config: Config, clock: Clock = utcnow) -> Service:
+    """Open the database, migrate it, and build the WSGI application."""
+    _quiet_spyne()
+    store = open_store(config.database)
+    requests = RequestService(store, config, clock)
+    soap = create_soap_app(requests)
+
+    def wsgi(environ: dict, start_response: Callable) -> Iterable[bytes]:
+        path = environ.get("PATH_INFO", "")
+        if path.rstrip("/").lower() == SOAP_PATH.lower():
+            return soap(environ, start_response)
+        return _pages(environ, start_response)
+
+    return Service(config, store, requests, wsgi)
+
+
+def _pages(environ: dict, start_response: Callable) -> Iterable[bytes]:
+    request = Request(environ)
+    if request.path == "/":
+        body = (
+            "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>msign-soap</title></head>"
+            f"<body><h1>msign-soap</h1><p>SOAP endpoint: <a href='{SOAP_PATH}?singleWsdl'>{SOAP_PATH}</a></p>"
+            "</body></html>"
+        )
+        return Response(body, content_type="text/html; charset=utf-8")(environ, start_response)
+    return Response("Not found", status=404, content_type="text/plain; charset=utf-8")(environ, start_response)

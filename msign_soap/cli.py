@@ -1,0 +1,82 @@
+"""The ``msign-soap`` command: ``serve`` and ``wsdl``."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+
+from . import __version__
+from .config import load_config
+from .errors import ConfigurationError
+
+__all__ = ["main"]
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from werkzeug.serving import make_server
+
+    from .app import SOAP_PATH, create_app
+
+    config = load_config(args.config, host=args.host, port=args.port, data_dir=args.data_dir,
+                         database_url=args.database_url)
+    config.data_dir.mkdir(parents=True, exist_ok=True)
+    service = create_app(config)
+    server = make_server(config.host, config.port, service, threaded=True)
+    stop = service.start_maintenance()
+    host = f"[{config.host}]" if ":" in config.host else config.host
+    base = f"http://{host}:{server.server_port}"
+    print(f"msign-soap {__version__} serving on {base}", flush=True)
+    print(f"WSDL: {base}{SOAP_PATH}?singleWsdl", flush=True)
+    print(f"Data: {config.data_dir.resolve()} ({'demo mode' if config.demo_mode else 'production'})", flush=True)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        stop.set()
+        server.server_close()
+        service.close()
+    return 0
+
+
+def _wsdl(args: argparse.Namespace) -> int:
+    from .soap import MSignService, build_wsdl
+
+    document = build_wsdl(MSignService)
+    if args.output:
+        Path(args.output).write_bytes(document)
+    else:
+        sys.stdout.buffer.write(document)
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="msign-soap", description=__doc__)
+    parser.add_argument("--version", action="version", version=__version__)
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    serve = commands.add_parser("serve", help="run the service (embedded default: SQLite + demo mode)")
+    serve.add_argument("--config", help="TOML configuration file")
+    serve.add_argument("--host", help="address to listen on (default 127.0.0.1)")
+    serve.add_argument("--port", type=int, help="port to listen on (default 8080; 0 picks a free one)")
+    serve.add_argument("--data-dir", type=Path, help="data directory (default ./msign-data)")
+    serve.add_argument("--database-url", help="database URL (default SQLite in the data directory)")
+    serve.set_defaults(handler=_serve)
+
+    wsdl = commands.add_parser("wsdl", help="print the WSDL generated from the service definition")
+    wsdl.add_argument("-o", "--output", help="write to this file instead of standard output")
+    wsdl.set_defaults(handler=_wsdl)
+
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        return int(args.handler(args))
+    except ConfigurationError as e:
+        print(f"msign-soap: {e.reason}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,142 @@
+"""Service configuration: one frozen dataclass, built once, passed explicitly.
+
+Values come, lowest precedence first, from the defaults below, an optional
+TOML file, ``MSIGN_*`` environment variables and command-line options. Nothing
+reads the environment at import time.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping
+
+from .errors import ConfigurationError
+
+__all__ = ["Config", "load_config"]
+
+MiB = 1024 * 1024
+
+
+@dataclass(frozen=True)
+class Config:
+    """Everything the service needs to know at start-up.
+
+    Durations are in seconds, sizes in bytes.
+    """
+
+    #: Where the embedded default keeps its database and generated files.
+    data_dir: Path = Path("msign-data")
+    #: Peewee database URL; default: SQLite (WAL) in ``data_dir``.
+    database_url: str | None = None
+    host: str = "127.0.0.1"
+    port: int = 8080
+    #: An HTTP caller without a client certificate is the demo consumer.
+    demo_mode: bool = True
+    #: A Pending request becomes Expired after this long.
+    request_lifetime: int = 3600
+    #: The posted document bytes are deleted this long after a request ends.
+    document_retention: int = 3600
+    #: A finished request (results included) is purged this long after it ends.
+    result_retention: int = 7 * 24 * 3600
+    #: How often the maintenance pass (expire, delete, purge) runs.
+    maintenance_interval: int = 60
+    #: Largest HTTP request body accepted on the SOAP endpoint.
+    max_body_bytes: int = 96 * MiB
+    #: Most contents in one request.
+    max_contents: int = 100
+    #: Largest single Content (a decoded PDF).
+    max_content_bytes: int = 64 * MiB
+    #: Largest sum of all decoded Contents of one request.
+    max_total_content_bytes: int = 64 * MiB
+    #: Extra settings for later features, kept so that a file may carry them.
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        for name in (
+            "request_lifetime",
+            "document_retention",
+            "result_retention",
+            "maintenance_interval",
+            "max_body_bytes",
+            "max_contents",
+            "max_content_bytes",
+            "max_total_content_bytes",
+        ):
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
+                raise ConfigurationError(f"{name} must be a positive whole number, not {value!r}")
+        if not 0 <= self.port < 65536:
+            raise ConfigurationError(f"port must be between 0 (any free port) and 65535, not {self.port}")
+        if self.max_total_content_bytes > self.max_body_bytes:
+            raise ConfigurationError("max_total_content_bytes must not exceed max_body_bytes")
+
+    @property
+    def database(self) -> str:
+        """The effective database URL."""
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'msign.sqlite3').resolve()}"
+
+
+_FIELDS = {f.name: f for f in dataclasses.fields(Config) if f.name != "extra"}
+
+
+def _coerce(name: str, value: Any) -> Any:
+    kind = _FIELDS[name].type
+    try:
+        if kind == "bool" and isinstance(value, str):
+            lowered = value.strip().lower()
+            if lowered not in ("1", "0", "true", "false", "yes", "no", "on", "off"):
+                raise ValueError(value)
+            return lowered in ("1", "true", "yes", "on")
+        if kind == "int" and isinstance(value, str):
+            return int(value)
+        if kind == "Path":
+            return Path(value)
+    except ValueError as e:
+        raise ConfigurationError(f"{name}: {value!r} is not a valid {kind}") from e
+    return value
+
+
+def load_config(
+    file: str | os.PathLike[str] | None = None,
+    environ: Mapping[str, str] | None = None,
+    **overrides: Any,
+) -> Config:
+    """Build the configuration from a TOML file, ``MSIGN_*`` variables and overrides.
+
+    :param file: a TOML file whose top-level keys are :class:`Config` fields.
+    :param environ: the environment to read (``os.environ`` when omitted).
+    :param overrides: values that win over everything else; ``None`` is ignored.
+    :raises ConfigurationError: on an unknown key or an invalid value.
+    """
+    values: dict[str, Any] = {}
+    extra: dict[str, Any] = {}
+    if file is not None:
+        try:
+            with open(file, "rb") as f:
+                data = tomllib.load(f)
+        except (OSError, tomllib.TOMLDecodeError) as e:
+            raise ConfigurationError(f"cannot read configuration file {file}: {e}") from e
+        for key, value in data.items():
+            if key in _FIELDS:
+                values[key] = value
+            elif isinstance(value, dict):
+                extra[key] = value
+            else:
+                raise ConfigurationError(f"unknown configuration key {key!r} in {file}")
+    env = os.environ if environ is None else environ
+    for key, value in env.items():
+        if key.startswith("MSIGN_"):
+            name = key[len("MSIGN_") :].lower()
+            if name in _FIELDS:
+                values[name] = value
+    values.update({k: v for k, v in overrides.items() if v is not None})
+    unknown = set(values) - set(_FIELDS)
+    if unknown:
+        raise ConfigurationError(f"unknown configuration keys: {', '.join(sorted(unknown))}")
+    return Config(**{k: _coerce(k, v) for k, v in values.items()}, extra=extra)

@@ -1,0 +1,260 @@
+"""The sign-request lifecycle: post, read, finish, expire, purge.
+
+State machine: ``Pending`` → ``Success`` | ``Failure`` | ``Expired``; a finished
+request never changes again. Its posted document bytes are deleted after
+``document_retention`` and the whole request after ``result_retention``
+(then :class:`~msign_soap.errors.RequestNotFound`). Every transition is one
+conditional UPDATE, so concurrent workers (threads, processes, hosts sharing
+one database) cannot finish a request twice.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from typing import Any, Callable, Sequence
+
+import peewee as pw
+
+from ..config import Config
+from ..errors import AuthorizationFailed, InvalidParameter, MSignError, RequestNotFound
+from ..i18n import messages, translate
+from ..store import Store
+from .identifiers import new_request_id
+from .model import SignRequestInput, SignResponse, SignResultOutput, SignStatus
+from .validation import Limits, validate_sign_request
+
+__all__ = ["Clock", "MaintenanceReport", "RequestService", "utcnow"]
+
+log = logging.getLogger(__name__)
+
+Clock = Callable[[], datetime]
+
+
+def utcnow() -> datetime:
+    """The current time as a naive UTC datetime (how the database stores times)."""
+    return datetime.now(timezone.utc).replace(tzinfo=None)
+
+
+def _is_request_id(value: str) -> bool:
+    return len(value) == 32 and all(c in "0123456789abcdef" for c in value)
+
+
+@dataclass(frozen=True)
+class MaintenanceReport:
+    expired: int
+    documents_deleted: int
+    purged: int
+
+
+class RequestService:
+    """Operations on sign requests, shared by the SOAP endpoint, the pages and the CLI.
+
+    :param store: the database.
+    :param config: limits and retention times.
+    :param clock: returns the current naive-UTC time (tests pin it).
+    """
+
+    def __init__(self, store: Store, config: Config, clock: Clock = utcnow) -> None:
+        self.store = store
+        self.config = config
+        self.clock = clock
+        self.limits = Limits(
+            max_contents=config.max_contents,
+            max_content_bytes=config.max_content_bytes,
+            max_total_content_bytes=config.max_total_content_bytes,
+        )
+
+    # -- consumers -------------------------------------------------------
+
+    def demo_consumer(self) -> Any:
+        """The built-in demo consumer of the embedded default, created on first use."""
+        Consumer = self.store.models.Consumer
+        with self.store.db.connection_context():
+            consumer = Consumer.get_or_none(Consumer.is_demo == True)  # noqa: E712
+            if consumer is None:
+                try:
+                    consumer = Consumer.create(name="demo", is_demo=True, created_at=self.clock())
+                except pw.IntegrityError:  # created concurrently
+                    consumer = Consumer.get(Consumer.is_demo == True)  # noqa: E712
+        return consumer
+
+    def add_consumer(self, name: str, return_url_prefixes: Sequence[str] = ()) -> Any:
+        """Register a consumer; certificates arrive with mutual TLS."""
+        with self.store.db.connection_context():
+            return self.store.models.Consumer.create(
+                name=name, return_url_prefixes="\n".join(return_url_prefixes), created_at=self.clock()
+            )
+
+    # -- the contract's operations ------------------------------------------
+
+    def post(self, consumer: Any, request: SignRequestInput | None) -> str:
+        """Validate and store a sign request; return its new RequestID.
+
+        :raises InvalidParameter: nothing is stored then.
+        """
+        valid = validate_sign_request(request, self.limits)
+        m = self.store.models
+        now = self.clock()
+        signer = valid.expected_signer
+        request_id = new_request_id()
+        with self.store.db.connection_context(), self.store.db.atomic():
+            m.SignRequest.create(
+                request_id=request_id,
+                consumer=consumer,
+                status=SignStatus.PENDING.value,
+                content_type=valid.content_type.value,
+                content_description=valid.content_description,
+                short_content_description=valid.short_content_description,
+                signature_reason=valid.signature_reason,
+                has_expected_signer=signer is not None,
+                expected_signer_id=signer.id if signer else None,
+                delegator_type=valid.delegator_type.value,
+                delegator_id=signer.delegator_id if signer else None,
+                delegated_role_id=(signer.delegated_role_id or 0) if signer else 0,
+                created_at=now,
+                expires_at=now + timedelta(seconds=self.config.request_lifetime),
+            )
+            m.SignContent.insert_many(
+                [
+                    {
+                        "request": request_id,
+                        "position": position,
+                        "correlation_id": c.correlation_id,
+                        "name": c.name,
+                        "multiple_signatures": c.multiple_signatures,
+                        "content": c.content,
+                        "content_size": len(c.content),
+                    }
+                    for position, c in enumerate(valid.contents)
+                ]
+            ).execute()
+        log.info("request %s posted by %s with %d contents", request_id, consumer.name, len(valid.contents))
+        return request_id
+
+    def get(self, consumer: Any, request_id: str | None, language: str | None) -> SignResponse:
+        """The state of a request and, once finished, its results.
+
+        :raises InvalidParameter: when ``request_id`` is nil or empty.
+        :raises RequestNotFound: unknown or purged request.
+        :raises AuthorizationFailed: another consumer posted it.
+        """
+        if not request_id:
+            raise InvalidParameter("requestID", "is required")
+        m = self.store.models
+        with self.store.db.connection_context():
+            row = self._load(request_id)
+            if row.consumer_id != consumer.id:
+                raise AuthorizationFailed()
+            if row.status == SignStatus.PENDING.value and row.expires_at <= self.clock():
+                self._finish(row.request_id, SignStatus.EXPIRED, finished_at=row.expires_at)
+                row = self._load(request_id)
+            status = SignStatus(row.status)
+            if status is SignStatus.PENDING:
+                return SignResponse(status=status)
+            contents = list(
+                m.SignContent.select(
+                    m.SignContent.correlation_id, m.SignContent.certificate, m.SignContent.signature
+                )
+                .where(m.SignContent.request == row.request_id)
+                .order_by(m.SignContent.position)
+            )
+        if status is SignStatus.SUCCESS:
+            results = [
+                SignResultOutput(c.correlation_id, bytes(c.certificate), bytes(c.signature)) for c in contents
+            ]
+            return SignResponse(status=status, results=results)
+        reason = messages.EXPIRED if status is SignStatus.EXPIRED else (row.failure_reason or messages.FAILED)
+        return SignResponse(
+            status=status,
+            message=translate(reason, language),
+            results=[SignResultOutput(c.correlation_id) for c in contents],
+        )
+
+    # -- transitions used by the signing flow -----------------------------
+
+    def complete(self, request_id: str, results: Sequence[tuple[bytes, bytes]]) -> None:
+        """Mark a Pending request Success with one (certificate, signature) per content.
+
+        :raises RequestNotFound: unknown request.
+        :raises MSignError: the request is no longer Pending, or the count is wrong.
+        """
+        m = self.store.models
+        with self.store.db.connection_context(), self.store.db.atomic():
+            row = self._load(request_id)
+            count = m.SignContent.select().where(m.SignContent.request == request_id).count()
+            if len(results) != count:
+                raise MSignError(f"request {request_id} has {count} contents, got {len(results)} results")
+            if not self._finish(request_id, SignStatus.SUCCESS):
+                raise MSignError(f"request {request_id} is {row.status}, not Pending")
+            for position, (certificate, signature) in enumerate(results):
+                m.SignContent.update(certificate=certificate, signature=signature).where(
+                    (m.SignContent.request == request_id) & (m.SignContent.position == position)
+                ).execute()
+
+    def fail(self, request_id: str, reason: str = messages.FAILED) -> None:
+        """Mark a Pending request Failure; ``reason`` is a message ID of :mod:`~msign_soap.i18n.messages`.
+
+        :raises MSignError: the request is no longer Pending.
+        """
+        with self.store.db.connection_context(), self.store.db.atomic():
+            row = self._load(request_id)
+            if not self._finish(request_id, SignStatus.FAILURE, failure_reason=reason):
+                raise MSignError(f"request {request_id} is {row.status}, not Pending")
+
+    def run_maintenance(self) -> MaintenanceReport:
+        """Expire overdue requests, delete old documents, purge old results."""
+        m = self.store.models
+        now = self.clock()
+        with self.store.db.connection_context():
+            expired = (
+                m.SignRequest.update(status=SignStatus.EXPIRED.value, finished_at=m.SignRequest.expires_at)
+                .where((m.SignRequest.status == SignStatus.PENDING.value) & (m.SignRequest.expires_at <= now))
+                .execute()
+            )
+            with self.store.db.atomic():
+                stale = m.SignRequest.select(m.SignRequest.request_id).where(
+                    (m.SignRequest.finished_at <= now - timedelta(seconds=self.config.document_retention))
+                    & (m.SignRequest.documents_deleted == False)  # noqa: E712
+                )
+                ids = [r.request_id for r in stale]
+                if ids:
+                    m.SignContent.update(content=None).where(m.SignContent.request.in_(ids)).execute()
+                    m.SignRequest.update(documents_deleted=True).where(
+                        m.SignRequest.request_id.in_(ids)
+                    ).execute()
+            with self.store.db.atomic():
+                old = m.SignRequest.select(m.SignRequest.request_id).where(
+                    m.SignRequest.finished_at <= now - timedelta(seconds=self.config.result_retention)
+                )
+                purge = [r.request_id for r in old]
+                if purge:
+                    m.SignContent.delete().where(m.SignContent.request.in_(purge)).execute()
+                    m.SignRequest.delete().where(m.SignRequest.request_id.in_(purge)).execute()
+        report = MaintenanceReport(expired=expired, documents_deleted=len(ids), purged=len(purge))
+        if expired or ids or purge:
+            log.info("maintenance: %s", report)
+        return report
+
+    # -- helpers -----------------------------------------------------------
+
+    def _load(self, request_id: str) -> Any:
+        if not _is_request_id(request_id):
+            raise RequestNotFound()
+        row = self.store.models.SignRequest.get_or_none(self.store.models.SignRequest.request_id == request_id)
+        if row is None:
+            raise RequestNotFound()
+        return row
+
+    def _finish(self, request_id: str, status: SignStatus, **fields: Any) -> bool:
+        SignRequest = self.store.models.SignRequest
+        fields.setdefault("finished_at", self.clock())
+        changed = (
+            SignRequest.update(status=status.value, **fields)
+            .where((SignRequest.request_id == request_id) & (SignRequest.status == SignStatus.PENDING.value))
+            .execute()
+        )
+        if changed:
+            log.info("request %s is now %s", request_id, status.value)
+        return bool(changed)

@@ -1,0 +1,91 @@
+"""Write contract objects the way WCF's DataContractSerializer does.
+
+Members in contract order, every element in the service namespace as the
+default namespace, ``EmitDefaultValue=false`` members omitted when null or
+default, other null members written as ``i:nil="true"``.
+"""
+
+from __future__ import annotations
+
+import base64
+from datetime import datetime, timezone
+from typing import Any
+
+from lxml import etree
+from spyne import Array, Boolean, ByteArray, ComplexModelBase, DateTime, Integer, Unicode
+from spyne.model.enum import EnumBase
+
+from ..constants import NS_XSI, TNS
+
+__all__ = ["XSI_NIL", "edv", "is_complex", "write_value"]
+
+XSI_NIL = f"{{{NS_XSI}}}nil"
+
+
+def edv(cls: Any) -> bool:
+    """Whether the member type is marked ``EmitDefaultValue=false``."""
+    return getattr(cls.Attributes, "emit_default", True) is False
+
+
+def is_array(cls: Any) -> bool:
+    return isinstance(cls, type) and issubclass(cls, Array)
+
+
+def is_complex(cls: Any) -> bool:
+    return isinstance(cls, type) and issubclass(cls, ComplexModelBase)
+
+
+def _default_of(cls: Any) -> Any:
+    if issubclass(cls, Boolean):
+        return False
+    if issubclass(cls, Integer):
+        return 0
+    if issubclass(cls, EnumBase):
+        return cls.__values__[0]
+    return None
+
+
+def _format_datetime(value: datetime) -> str:
+    if value.tzinfo is not None:
+        value = value.astimezone(timezone.utc).replace(tzinfo=None)
+    text = value.strftime("%Y-%m-%dT%H:%M:%S")
+    if value.microsecond:
+        text += f".{value.microsecond:06d}".rstrip("0")
+    return text + "Z"
+
+
+def _text(cls: Any, value: Any) -> str:
+    if issubclass(cls, ByteArray):
+        data = b"".join(value) if isinstance(value, (list, tuple)) else value
+        return base64.b64encode(data).decode("ascii")
+    if issubclass(cls, Boolean):
+        return "true" if value else "false"
+    if issubclass(cls, DateTime):
+        return _format_datetime(value)
+    if issubclass(cls, (Integer, Unicode, EnumBase)):
+        return str(value)
+    raise TypeError(f"no WCF form for {cls!r}")
+
+
+def write_value(parent: etree._Element, name: str, cls: Any, value: Any, nsmap: dict | None = None) -> None:
+    """Append member ``name`` of type ``cls`` holding ``value`` to ``parent``.
+
+    The caller decides about omission (EmitDefaultValue); this writes ``nil``
+    for ``None``.
+    """
+    element = etree.SubElement(parent, f"{{{TNS}}}{name}", nsmap=nsmap)
+    if value is None:
+        element.set(XSI_NIL, "true")
+        return
+    if is_array(cls):
+        ((item_name, item_cls),) = cls._type_info.items()
+        for item in value:
+            write_value(element, item_name, item_cls, item)
+    elif is_complex(cls):
+        for member, member_cls in cls._type_info.items():
+            member_value = getattr(value, member, None)
+            if edv(member_cls) and (member_value is None or member_value == _default_of(member_cls)):
+                continue
+            write_value(element, member, member_cls, member_value)
+    else:
+        element.text = _text(cls, value)

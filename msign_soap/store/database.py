@@ -1,0 +1,67 @@
+"""The database handle: SQLite (WAL) by default, PostgreSQL by URL."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import peewee as pw
+from playhouse.db_url import connect
+
+from ..errors import ConfigurationError
+from .migrations import migrate
+from .models import Models, define_models
+
+__all__ = ["Store", "open_store"]
+
+_SQLITE_PRAGMAS = {
+    "journal_mode": "wal",
+    "synchronous": "normal",
+    "busy_timeout": 10000,
+    "foreign_keys": 1,
+}
+
+
+class Store:
+    """A database together with its model classes."""
+
+    def __init__(self, db: pw.Database) -> None:
+        self.db = db
+        self.models: Models = define_models(db)
+
+    def close(self) -> None:
+        """Close the database (all pooled connections)."""
+        close_all = getattr(self.db, "close_all", None)
+        if close_all is not None:
+            close_all()
+        else:
+            self.db.close()
+
+
+def open_store(url: str) -> Store:
+    """Open the database at ``url`` and bring its schema up to date.
+
+    :param url: ``sqlite:///path`` or ``postgresql://user:pw@host/db``.
+    :raises ConfigurationError: when the URL is not usable.
+    """
+    kwargs: dict[str, object] = {}
+    if url.startswith("sqlite"):
+        path = url.split("///", 1)[-1]
+        if path and path != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        url = url.replace("sqlite://", "sqlite+pool://", 1)
+        kwargs = {"pragmas": _SQLITE_PRAGMAS, "check_same_thread": False, "max_connections": 32}
+    elif url.startswith(("postgres://", "postgresql://")):
+        url = url.replace("postgres://", "postgresql://", 1).replace(
+            "postgresql://", "postgresql+pool://", 1
+        )
+        kwargs = {"max_connections": 32}
+    else:
+        raise ConfigurationError(f"unsupported database URL scheme: {url.split(':', 1)[0]}")
+    try:
+        db = connect(url, **kwargs)
+        store = Store(db)
+        with db.connection_context():
+            migrate(db, store.models)
+    except pw.PeeweeException as e:
+        raise ConfigurationError(f"cannot open the database: {e}") from e
+    return store

@@ -1,0 +1,50 @@
+"""Schema migrations: numbered steps applied in order, each in a transaction.
+
+Add a step by appending a function to :data:`MIGRATIONS`; never edit one that
+has shipped. Version 1 creates the initial schema.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Callable
+
+import peewee as pw
+
+from .models import Models
+
+__all__ = ["MIGRATIONS", "current_version", "migrate"]
+
+
+def _initial_schema(db: pw.Database, models: Models) -> None:
+    db.create_tables([models.Consumer, models.SignRequest, models.SignContent])
+
+
+MIGRATIONS: list[Callable[[pw.Database, Models], None]] = [_initial_schema]
+
+
+def current_version(db: pw.Database, models: Models) -> int:
+    """The highest applied migration, 0 for an empty database."""
+    if not models.SchemaVersion.table_exists():
+        return 0
+    return models.SchemaVersion.select(pw.fn.MAX(models.SchemaVersion.version)).scalar() or 0
+
+
+def migrate(db: pw.Database, models: Models) -> int:
+    """Bring the schema up to date; returns the version reached.
+
+    Safe to run from several processes at once: each step records its version
+    in the same transaction, and a step another process already applied is
+    skipped (the primary key on the version refuses a second record).
+    """
+    db.create_tables([models.SchemaVersion], safe=True)
+    for version, step in enumerate(MIGRATIONS, start=1):
+        if version <= current_version(db, models):
+            continue
+        try:
+            with db.atomic():
+                models.SchemaVersion.create(version=version, applied_at=datetime.now(timezone.utc))
+                step(db, models)
+        except pw.IntegrityError:
+            continue  # applied concurrently by another process
+    return current_version(db, models)

@@ -1,0 +1,86 @@
+"""Peewee models of the service's state: consumers, sign requests, contents.
+
+The models are defined per database by :func:`define_models`, so that several
+stores (tests, two service instances in one process) never share a binding.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import peewee as pw
+
+__all__ = ["Models", "define_models"]
+
+
+@dataclass(frozen=True)
+class Models:
+    """The model classes bound to one database."""
+
+    Consumer: Any
+    SignRequest: Any
+    SignContent: Any
+    SchemaVersion: Any
+
+    def all(self) -> list[Any]:
+        """Every model, in creation (dependency) order."""
+        return [self.SchemaVersion, self.Consumer, self.SignRequest, self.SignContent]
+
+
+def define_models(database: pw.Database) -> Models:
+    """Create the model classes bound to ``database``."""
+
+    class Base(pw.Model):
+        class Meta:
+            legacy_table_names = False
+
+    Base._meta.set_database(database)
+
+    class SchemaVersion(Base):
+        version = pw.IntegerField(primary_key=True)
+        applied_at = pw.DateTimeField()
+
+    class Consumer(Base):
+        name = pw.CharField(max_length=100, unique=True)
+        #: Registered ReturnUrl prefixes, one per line; empty = any http(s) URL.
+        return_url_prefixes = pw.TextField(default="")
+        is_demo = pw.BooleanField(default=False)
+        enabled = pw.BooleanField(default=True)
+        created_at = pw.DateTimeField()
+
+    class SignRequest(Base):
+        request_id = pw.CharField(max_length=32, primary_key=True)
+        consumer = pw.ForeignKeyField(Consumer, backref="requests", on_delete="CASCADE")
+        status = pw.CharField(max_length=10, index=True)
+        content_type = pw.CharField(max_length=10)
+        content_description = pw.TextField(null=True)
+        short_content_description = pw.TextField()
+        signature_reason = pw.TextField(null=True)
+        expected_signer_id = pw.CharField(max_length=13, null=True)
+        delegator_type = pw.CharField(max_length=12, default="None")
+        delegator_id = pw.CharField(max_length=13, null=True)
+        delegated_role_id = pw.IntegerField(default=0)
+        has_expected_signer = pw.BooleanField(default=False)
+        created_at = pw.DateTimeField()
+        expires_at = pw.DateTimeField(index=True)
+        finished_at = pw.DateTimeField(null=True, index=True)
+        #: msgid of the localized Failure message (see :mod:`msign_soap.i18n`).
+        failure_reason = pw.TextField(null=True)
+        documents_deleted = pw.BooleanField(default=False)
+
+    class SignContent(Base):
+        request = pw.ForeignKeyField(SignRequest, backref="contents", on_delete="CASCADE")
+        position = pw.IntegerField()
+        correlation_id = pw.CharField(max_length=36, null=True)
+        name = pw.TextField(null=True)
+        multiple_signatures = pw.BooleanField(default=False)
+        content = pw.BlobField(null=True)
+        content_size = pw.IntegerField()
+        certificate = pw.BlobField(null=True)
+        signature = pw.BlobField(null=True)
+
+        class Meta:
+            indexes = ((("request", "position"), True),)
+
+    return Models(Consumer, SignRequest, SignContent, SchemaVersion)
