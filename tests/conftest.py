@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import os
 import threading
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, Iterator, Sequence
+from urllib.parse import urlsplit
 
 import pytest
 import requests
@@ -54,8 +56,7 @@ class WsgiTransport(Transport):
         self.client = Client(app)
 
     def post(self, address: str, message: bytes, headers: dict) -> requests.Response:
-        result = self.client.post(address.split("://", 1)[-1].split("/", 1)[-1].join(["/", ""]),
-                                  data=message, headers=headers)
+        result = self.client.post(urlsplit(address).path, data=message, headers=headers)
         response = requests.Response()
         response.status_code = result.status_code
         response._content = result.get_data()
@@ -74,9 +75,12 @@ def sha1(text: str) -> bytes:
     return hashlib.sha1(text.encode()).digest()
 
 
-def minimal_pdf(text: str = "Hello") -> bytes:
-    """A small valid one-page PDF with a correct xref table."""
+def minimal_pdf(text: str = "Hello", padding: int = 0) -> bytes:
+    """A valid one-page PDF with a correct xref table; ``padding`` bytes of
+    incompressible data in the page content make it as large as wanted."""
     stream = f"BT /F1 24 Tf 72 720 Td ({text}) Tj ET".encode()
+    if padding:
+        stream += b"\n%" + os.urandom(padding // 2).hex().encode()[:padding]
     objects = [
         b"<< /Type /Catalog /Pages 2 0 R >>",
         b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",

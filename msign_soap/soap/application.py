@@ -7,6 +7,7 @@ short help page, as WCF does; ``POST`` is SOAP 1.1.
 
 from __future__ import annotations
 
+import io
 import logging
 from importlib import resources
 from typing import Any, Callable, Iterable
@@ -18,8 +19,8 @@ from spyne.server.wsgi import WsgiApplication
 from ..constants import NS_XSD, TNS
 from ..core import RequestService
 from ..errors import AuthenticationFailed, MSignError
-from .faults import fault_for
-from .protocol import WcfSoap11
+from .faults import INTERNAL_ERROR, fault_for
+from .protocol import WcfSoap11, fault_envelope
 from .service import MSignService
 from .wsdl import with_address
 
@@ -105,9 +106,63 @@ def create_soap_app(requests: RequestService) -> Callable[[dict, Callable], Iter
             return []
         if not environ.get("CONTENT_TYPE"):
             environ["CONTENT_TYPE"] = "text/xml; charset=utf-8"
-        return soap(environ, start_response)
+        body = _read_body(environ, config.max_body_bytes)
+        if body is None:
+            reason = f"The request body is larger than the limit of {config.max_body_bytes} bytes"
+            return _fault(start_response, "Client", reason, [("Connection", "close")])
+        environ["wsgi.input"] = io.BytesIO(body)
+        environ["CONTENT_LENGTH"] = str(len(body))
+        return _never_html(soap, environ, start_response)
 
     return app
+
+
+def _read_body(environ: dict, limit: int) -> bytes | None:
+    """The whole request body, or ``None`` when it is larger than ``limit``.
+
+    Reads chunked bodies (no Content-Length) too, never more than ``limit + 1``
+    bytes; a declared length over the limit is refused without reading.
+    """
+    stream = environ["wsgi.input"]
+    declared = environ.get("CONTENT_LENGTH")
+    if declared:
+        try:
+            length = int(declared)
+        except ValueError:
+            length = -1
+        if length > limit:
+            return None
+        if length >= 0:
+            return stream.read(length)
+    parts, size = [], 0
+    while size <= limit:
+        chunk = stream.read(min(65536, limit + 1 - size))
+        if not chunk:
+            return b"".join(parts)
+        parts.append(chunk)
+        size += len(chunk)
+    return None
+
+
+def _fault(start_response: Callable, code: str, reason: str, headers: list | None = None) -> list[bytes]:
+    body = fault_envelope(code, reason)
+    start_response("500 Internal Server Error", [("Content-Type", "text/xml; charset=utf-8"),
+                                                 ("Content-Length", str(len(body)))] + (headers or []))
+    return [body]
+
+
+def _never_html(soap: Callable, environ: dict, start_response: Callable) -> Iterable[bytes]:
+    """Run Spyne; should anything escape it, answer a SOAP fault, not an HTML page."""
+    started: list[tuple[str, list]] = []
+    try:
+        body = b"".join(soap(environ, lambda status, headers, exc_info=None: started.append((status, headers))))
+    except Exception:
+        log.exception("unexpected error in the SOAP stack")
+        return _fault(start_response, "Server", INTERNAL_ERROR)
+    status, headers = started[-1]
+    headers = [(k, v) for k, v in headers if k.lower() != "content-length"]
+    start_response(status, headers + [("Content-Length", str(len(body)))])
+    return [body]
 
 
 def _own_url(environ: dict) -> str:

@@ -12,6 +12,8 @@ form (bare contract codes, ``xml:lang`` on ``faultstring``, no detail).
 
 from __future__ import annotations
 
+import base64
+import binascii
 import logging
 import re
 from typing import Any
@@ -24,7 +26,7 @@ from ..constants import ADDRESSING_NAMESPACES, NS_SOAP_ENV, NS_XSI, TNS, action_
 from .faults import INTERNAL_ERROR, ContractFault, wire_code
 from .wcf import is_complex, write_value
 
-__all__ = ["WcfSoap11"]
+__all__ = ["WcfSoap11", "fault_envelope"]
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +41,30 @@ def _schema_message(error: Any) -> str:
     """A libxml2 schema error without namespaces, line numbers or internal detail."""
     message = _NS_IN_MESSAGE.sub("", str(error.message))
     return message.replace("Element '", "element '").rstrip(".")
+
+
+def _envelope() -> tuple[etree._Element, etree._Element]:
+    envelope = etree.Element(f"{{{NS_SOAP_ENV}}}Envelope", nsmap={_PREFIX: NS_SOAP_ENV})
+    return envelope, etree.SubElement(envelope, f"{{{NS_SOAP_ENV}}}Body")
+
+
+def _append_fault(body: etree._Element, code: str, reason: str) -> None:
+    element = etree.SubElement(body, f"{{{NS_SOAP_ENV}}}Fault")
+    etree.SubElement(element, "faultcode").text = code
+    faultstring = etree.SubElement(element, "faultstring")
+    faultstring.set(_XML_LANG, "en-US")
+    faultstring.text = reason
+    log.info("fault %s: %s", code, reason)
+
+
+def fault_envelope(code: str, reason: str) -> bytes:
+    """A whole fault message, for answers given before Spyne runs.
+
+    :param code: the wire code, e.g. ``Client`` (prefixed here) or ``InvalidParameter``.
+    """
+    envelope, body = _envelope()
+    _append_fault(body, f"{_PREFIX}:{code}" if code in ("Client", "Server") else code, reason)
+    return etree.tostring(envelope)
 
 
 class WcfSoap11(Soap11):
@@ -68,15 +94,21 @@ class WcfSoap11(Soap11):
         if _DTD.search(body):
             raise Fault("Client", "DTDs and entity declarations are not allowed in SOAP messages")
         ctx.in_string = [body]
-        super().create_in_document(ctx, charset)
+        # lxml finds the encoding itself (BOM, XML declaration, else UTF-8);
+        # Spyne would decode with the HTTP charset and fail on a mismatch.
+        super().create_in_document(ctx, None)
         root, _ = ctx.in_document
         if root.getroottree().docinfo.doctype:
             raise Fault("Client", "DTDs and entity declarations are not allowed in SOAP messages")
+        if etree.QName(root).localname == "Envelope" and etree.QName(root).namespace != NS_SOAP_ENV:
+            raise Fault("VersionMismatch", f"Only SOAP 1.1 envelopes ({NS_SOAP_ENV}) are accepted")
 
     def decompose_incoming_envelope(self, ctx: Any, message: Any = Soap11.REQUEST) -> None:
-        super().decompose_incoming_envelope(ctx, message)
-        if ctx.in_body_doc is None:
+        root, _ = ctx.in_document
+        body = root.find(f"{{{NS_SOAP_ENV}}}Body")
+        if body is not None and not any(isinstance(child.tag, str) for child in body):
             raise Fault("Client", "The SOAP Body is empty")
+        super().decompose_incoming_envelope(ctx, message)
 
     def validate_body(self, ctx: Any, message: Any) -> None:
         body = ctx.in_body_doc
@@ -95,15 +127,33 @@ class WcfSoap11(Soap11):
         if soap_action and operation and soap_action != action_for(operation):
             raise Fault("Client", f"The SOAPAction {soap_action!r} does not match the operation {operation}")
         if not self.contract_schema.validate(body):
-            error = self.contract_schema.error_log.last_error
+            error = self.contract_schema.error_log[0]
             raise ContractFault("InvalidParameter", f"The message does not follow the contract: {_schema_message(error)}")
+
+    def byte_array_from_element(self, ctx: Any, cls: Any, element: etree._Element) -> tuple[bytes]:
+        # Strict, as .NET's Convert.FromBase64String: white space is allowed,
+        # anything else outside the alphabet is an error, not silently dropped.
+        text = "".join((element.text or "").split())
+        try:
+            return (base64.b64decode(text, validate=True),)
+        except (binascii.Error, ValueError) as e:
+            name = etree.QName(element).localname
+            raise ContractFault("InvalidParameter", f"{name} is not valid base64") from e
+
+    def deserialize(self, ctx: Any, message: Any) -> None:
+        try:
+            super().deserialize(ctx, message)
+        except Fault:
+            raise
+        except (ValueError, TypeError) as e:
+            log.info("undecodable value: %r", e)
+            raise ContractFault("InvalidParameter", "The message does not follow the contract: a value cannot be decoded") from e
 
     # -- output ----------------------------------------------------------------
 
     def serialize(self, ctx: Any, message: Any) -> None:
         self.event_manager.fire_event("before_serialize", ctx)
-        envelope = etree.Element(f"{{{NS_SOAP_ENV}}}Envelope", nsmap={_PREFIX: NS_SOAP_ENV})
-        body = etree.SubElement(envelope, f"{{{NS_SOAP_ENV}}}Body")
+        envelope, body = _envelope()
         if ctx.out_error is not None:
             self._write_fault(body, ctx.out_error)
         else:
@@ -124,9 +174,4 @@ class WcfSoap11(Soap11):
             reason = f"The request body is larger than the limit of {self.max_body_bytes} bytes"
         elif fault.faultcode == "Client.XMLSyntaxError":
             reason = f"The message is not well-formed XML: {reason}"
-        element = etree.SubElement(body, f"{{{NS_SOAP_ENV}}}Fault")
-        etree.SubElement(element, "faultcode").text = code
-        faultstring = etree.SubElement(element, "faultstring")
-        faultstring.set(_XML_LANG, "en-US")
-        faultstring.text = reason
-        log.info("fault %s: %s", code, reason)
+        _append_fault(body, code, reason)

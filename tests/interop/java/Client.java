@@ -18,6 +18,8 @@
  * wire (JAXBElement == null) and `<nil>` when it was sent as xsi:nil="true";
  * plain (non-JAXBElement) members that are null print `<null>`.
  *
+ * System property -Dmsign.chunkSize=N sends the request body chunked.
+ *
  * Exit status: 0 ok; 3 SOAP fault (fault.code / fault.reason printed);
  * 1 any other error (error=... printed); 2 usage.
  */
@@ -131,6 +133,12 @@ public final class Client {
         ctx.put(BindingProvider.ENDPOINT_ADDRESS_PROPERTY, url);
         ctx.put("com.sun.xml.ws.connect.timeout", 10000);
         ctx.put("com.sun.xml.ws.request.timeout", 30000);
+        // -Dmsign.chunkSize=N: stream the request body with HTTP chunked
+        // transfer encoding, as integrators configure it for large PDFs.
+        String chunk = System.getProperty("msign.chunkSize");
+        if (chunk != null) {
+            ctx.put("com.sun.xml.ws.transport.http.client.streaming.chunk.size", Integer.parseInt(chunk));
+        }
         return port;
     }
 

@@ -1,0 +1,55 @@
+"""The ``msign-soap`` command as a user runs it."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+from .conftest import IDNP, sha1, soap_client
+
+ROOT = Path(__file__).parent.parent
+
+
+def test_serve_runs_the_embedded_default(tmp_path):
+    data = tmp_path / "msign-data"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "msign_soap.cli", "serve", "--port", "0", "--data-dir", str(data)],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=tmp_path,
+    )
+    try:
+        lines = []
+        for line in process.stdout:  # readiness: the server prints its WSDL URL once it listens
+            lines.append(line)
+            if line.startswith("WSDL:"):
+                break
+        match = re.search(r"WSDL: (http://127\.0\.0\.1:\d+/MSign\.svc)\?singleWsdl", "".join(lines))
+        assert match, "".join(lines)
+        client = soap_client(match.group(1))
+        request_id = client.PostSignRequest(request={
+            "ContentType": "Hash", "Contents": {"SignContent": [{"Content": sha1("x")}]},
+            "ShortContentDescription": "Short", "ExpectedSigner": {"ID": IDNP},
+        })
+        assert client.GetSignResponse(requestID=request_id).Status == "Pending"
+        assert (data / "msign.sqlite3").is_file()
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+        process.stdout.close()
+
+
+def test_serve_refuses_a_bad_configuration(tmp_path):
+    result = subprocess.run(
+        [sys.executable, "-m", "msign_soap.cli", "serve", "--port", "70000", "--data-dir", str(tmp_path)],
+        capture_output=True, text=True, timeout=60,
+    )
+    assert result.returncode == 2
+    assert "port must be between 0" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_wsdl_command_prints_the_committed_contract():
+    result = subprocess.run([sys.executable, "-m", "msign_soap.cli", "wsdl"], capture_output=True, timeout=60)
+    assert result.returncode == 0
+    assert result.stdout == (ROOT / "wsdl" / "MSign.wsdl").read_bytes()

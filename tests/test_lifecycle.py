@@ -1,0 +1,149 @@
+"""GetSignResponse over the request's life: Pending, Success, Failure, Expired, purged."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+import zeep
+
+from msign_soap.core import SignContentInput, SignRequestInput
+from msign_soap.errors import MSignError
+from msign_soap.i18n import normalize_language, translate
+
+from .conftest import IDNP, sha1
+
+
+def post(client, n: int = 1) -> str:
+    return client.PostSignRequest(request={
+        "ContentType": "Hash",
+        "Contents": {"SignContent": [{"Content": sha1(str(i)), "CorrelationID": f"c{i}"} for i in range(n)]},
+        "ShortContentDescription": "Short",
+        "ExpectedSigner": {"ID": IDNP},
+    })
+
+
+def test_request_ids_are_128_bit_hex_and_unique(client):
+    ids = {post(client) for _ in range(50)}
+    assert len(ids) == 50
+    assert all(re.fullmatch(r"[0-9a-f]{32}", i) for i in ids)
+
+
+def test_success_returns_results_in_posted_order(service, client):
+    request_id = post(client, 3)
+    service.requests.complete(request_id, [(b"cert%d" % i, b"sig%d" % i) for i in range(3)])
+    response = client.GetSignResponse(requestID=request_id, language="en")
+    assert response.Status == "Success"
+    assert response.Message is None
+    assert [(r.CorrelationID, r.Certificate, r.Signature) for r in response.Results.SignResult] == [
+        (f"c{i}", b"cert%d" % i, b"sig%d" % i) for i in range(3)
+    ]
+
+
+@pytest.mark.parametrize(
+    "language, message",
+    [
+        ("ro", "Semnarea a eșuat"),
+        ("ru", "Подписание не удалось"),
+        ("en", "Signing failed"),
+        ("RU", "Подписание не удалось"),
+        ("ru-RU", "Подписание не удалось"),
+        ("en_US", "Signing failed"),
+        (None, "Semnarea a eșuat"),
+        ("", "Semnarea a eșuat"),
+        ("de", "Semnarea a eșuat"),
+        ("xx-invalid-tag", "Semnarea a eșuat"),
+    ],
+)
+def test_failure_message_language(service, client, language, message):
+    request_id = post(client)
+    service.requests.fail(request_id)
+    response = client.GetSignResponse(requestID=request_id, language=language)
+    assert response.Status == "Failure"
+    assert response.Message == message
+    assert [r.CorrelationID for r in response.Results.SignResult] == ["c0"]
+    assert response.Results.SignResult[0].Signature is None
+
+
+def test_every_message_is_translated():
+    from msign_soap.i18n import messages
+
+    for name in messages.__all__:
+        msgid = getattr(messages, name)
+        for language in ("ro", "ru"):
+            assert translate(msgid, language) != msgid, (name, language)
+            assert len(translate(msgid, language)) <= 100
+
+
+def test_normalize_language():
+    assert [normalize_language(v) for v in ("EN", " ru ", "ro-MD", None, "", "??")] == ["en", "ru", "ro", "ro", "ro", "ro"]
+
+
+def test_pending_request_expires_after_its_lifetime(service, client, clock):
+    request_id = post(client)
+    clock.advance(seconds=service.config.request_lifetime - 1)
+    assert client.GetSignResponse(requestID=request_id).Status == "Pending"
+    clock.advance(seconds=1)
+    response = client.GetSignResponse(requestID=request_id, language="en")
+    assert response.Status == "Expired"
+    assert response.Message == "The signing request has expired"
+    with pytest.raises(MSignError, match="not Pending"):
+        service.requests.complete(request_id, [(b"c", b"s")])
+
+
+def test_maintenance_expires_deletes_documents_then_purges(service, client, clock):
+    config = service.config
+    m = service.store.models
+    finished = post(client)
+    service.requests.complete(finished, [(b"c", b"s")])
+    pending = post(client)
+
+    clock.advance(seconds=config.request_lifetime)
+    report = service.requests.run_maintenance()
+    assert report.expired == 1
+    with service.store.db.connection_context():
+        assert m.SignRequest.get_by_id(pending).status == "Expired"
+
+    clock.advance(seconds=config.document_retention)
+    service.requests.run_maintenance()
+    with service.store.db.connection_context():
+        assert m.SignContent.select().where(m.SignContent.content.is_null(False)).count() == 0
+    # Results survive the deletion of the posted documents.
+    response = client.GetSignResponse(requestID=finished)
+    assert response.Status == "Success" and response.Results.SignResult[0].Signature == b"s"
+
+    clock.advance(seconds=config.result_retention)
+    report = service.requests.run_maintenance()
+    assert report.purged == 2
+    for request_id in (finished, pending):
+        with pytest.raises(zeep.exceptions.Fault) as caught:
+            client.GetSignResponse(requestID=request_id)
+        assert caught.value.code == "RequestNotFound"
+
+
+def test_finished_request_cannot_change(service, client):
+    request_id = post(client)
+    service.requests.complete(request_id, [(b"c", b"s")])
+    with pytest.raises(MSignError, match="not Pending"):
+        service.requests.fail(request_id)
+    with pytest.raises(MSignError, match="not Pending"):
+        service.requests.complete(request_id, [(b"x", b"y")])
+    assert client.GetSignResponse(requestID=request_id).Results.SignResult[0].Signature == b"s"
+
+
+def test_complete_needs_one_result_per_content(service, client):
+    request_id = post(client, 2)
+    with pytest.raises(MSignError, match="has 2 contents, got 1"):
+        service.requests.complete(request_id, [(b"c", b"s")])
+    assert client.GetSignResponse(requestID=request_id).Status == "Pending"
+
+
+def test_requests_belong_to_their_consumer(service):
+    a = service.requests.add_consumer("a")
+    b = service.requests.add_consumer("b")
+    request_id = service.requests.post(a, SignRequestInput("Hash", [SignContentInput(sha1("x"))], "Short"))
+    assert service.requests.get(a, request_id, None).status.value == "Pending"
+    from msign_soap.errors import AuthorizationFailed
+
+    with pytest.raises(AuthorizationFailed):
+        service.requests.get(b, request_id, None)

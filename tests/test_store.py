@@ -1,0 +1,97 @@
+"""Storage: migrations, SQLite WAL, persistence across restarts, configuration."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+
+from msign_soap.config import load_config
+from msign_soap.errors import ConfigurationError
+from msign_soap.store import open_store
+from msign_soap.store.migrations import MIGRATIONS, current_version
+
+from .conftest import make_service, sha1
+
+
+def test_fresh_database_reaches_the_latest_version(tmp_path):
+    store = open_store(f"sqlite:///{tmp_path}/db.sqlite3")
+    with store.db.connection_context():
+        assert current_version(store.db, store.models) == len(MIGRATIONS)
+        assert store.db.execute_sql("PRAGMA journal_mode").fetchone()[0] == "wal"
+        assert store.db.execute_sql("PRAGMA foreign_keys").fetchone()[0] == 1
+    store.close()
+
+
+def test_migrations_are_idempotent_and_concurrent(tmp_path):
+    url = f"sqlite:///{tmp_path}/db.sqlite3"
+    errors: list[BaseException] = []
+
+    def open_once() -> None:
+        try:
+            open_store(url).close()
+        except BaseException as e:  # noqa: BLE001 -- reported below
+            errors.append(e)
+
+    threads = [threading.Thread(target=open_once) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    store = open_store(url)
+    with store.db.connection_context():
+        assert store.models.SchemaVersion.select().count() == len(MIGRATIONS)
+    store.close()
+
+
+def test_requests_survive_a_restart(tmp_path, clock):
+    from msign_soap.core import SignContentInput, SignRequestInput
+
+    first = make_service(tmp_path, clock)
+    consumer = first.requests.demo_consumer()
+    request_id = first.requests.post(consumer, SignRequestInput("Hash", [SignContentInput(sha1("x"), "c")], "Short"))
+    first.close()
+    second = make_service(tmp_path, clock)
+    try:
+        assert second.requests.demo_consumer().id == consumer.id
+        assert second.requests.get(second.requests.demo_consumer(), request_id, None).status.value == "Pending"
+    finally:
+        second.close()
+
+
+def test_unsupported_database_url(tmp_path):
+    with pytest.raises(ConfigurationError, match="unsupported database URL scheme: mysql"):
+        open_store("mysql://localhost/db")
+
+
+def test_config_from_file_environment_and_overrides(tmp_path):
+    file = tmp_path / "msign.toml"
+    file.write_text('port = 9000\nrequest_lifetime = 600\n[future_section]\nkey = 1\n')
+    config = load_config(file, environ={"MSIGN_PORT": "9100", "MSIGN_DEMO_MODE": "false", "OTHER": "x"},
+                         data_dir=tmp_path)
+    assert (config.port, config.request_lifetime, config.demo_mode) == (9100, 600, False)
+    assert config.extra == {"future_section": {"key": 1}}
+    assert config.database == f"sqlite:///{(tmp_path / 'msign.sqlite3').resolve()}"
+
+
+@pytest.mark.parametrize(
+    "environ, message",
+    [
+        ({"MSIGN_PORT": "eighty"}, "port: 'eighty' is not a valid int"),
+        ({"MSIGN_DEMO_MODE": "maybe"}, "demo_mode: 'maybe' is not a valid bool"),
+        ({"MSIGN_REQUEST_LIFETIME": "0"}, "request_lifetime must be a positive whole number"),
+        ({"MSIGN_PORT": "70000"}, "port must be between 0"),
+        ({"MSIGN_MAX_BODY_BYTES": "10"}, "max_total_content_bytes must not exceed max_body_bytes"),
+    ],
+)
+def test_invalid_configuration_is_refused_with_a_clear_message(environ, message):
+    with pytest.raises(ConfigurationError, match=message):
+        load_config(environ=environ)
+
+
+def test_unknown_key_in_file(tmp_path):
+    file = tmp_path / "msign.toml"
+    file.write_text("prot = 1\n")
+    with pytest.raises(ConfigurationError, match="unknown configuration key 'prot'"):
+        load_config(file, environ={})
