@@ -19,8 +19,9 @@ def _serve(args: argparse.Namespace) -> int:
 
     from .app import SOAP_PATH, create_app
 
-    config = load_config(args.config, host=args.host, port=args.port, data_dir=args.data_dir,
-                         database_url=args.database_url)
+    config = load_config(
+        args.config, host=args.host, port=args.port, data_dir=args.data_dir, database_url=args.database_url
+    )
     config.data_dir.mkdir(parents=True, exist_ok=True)
     service = create_app(config)
     server = make_server(config.host, config.port, service, threaded=True)

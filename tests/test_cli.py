@@ -16,7 +16,10 @@ def test_serve_runs_the_embedded_default(tmp_path):
     data = tmp_path / "msign-data"
     process = subprocess.Popen(
         [sys.executable, "-m", "msign_soap.cli", "serve", "--port", "0", "--data-dir", str(data)],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        cwd=tmp_path,
     )
     try:
         lines = []
@@ -27,10 +30,14 @@ def test_serve_runs_the_embedded_default(tmp_path):
         match = re.search(r"WSDL: (http://127\.0\.0\.1:\d+/MSign\.svc)\?singleWsdl", "".join(lines))
         assert match, "".join(lines)
         client = soap_client(match.group(1))
-        request_id = client.PostSignRequest(request={
-            "ContentType": "Hash", "Contents": {"SignContent": [{"Content": sha1("x")}]},
-            "ShortContentDescription": "Short", "ExpectedSigner": {"ID": IDNP},
-        })
+        request_id = client.PostSignRequest(
+            request={
+                "ContentType": "Hash",
+                "Contents": {"SignContent": [{"Content": sha1("x")}]},
+                "ShortContentDescription": "Short",
+                "ExpectedSigner": {"ID": IDNP},
+            }
+        )
         assert client.GetSignResponse(requestID=request_id).Status == "Pending"
         assert (data / "msign.sqlite3").is_file()
     finally:
@@ -42,7 +49,9 @@ def test_serve_runs_the_embedded_default(tmp_path):
 def test_serve_refuses_a_bad_configuration(tmp_path):
     result = subprocess.run(
         [sys.executable, "-m", "msign_soap.cli", "serve", "--port", "70000", "--data-dir", str(tmp_path)],
-        capture_output=True, text=True, timeout=60,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert result.returncode == 2
     assert "port must be between 0" in result.stderr

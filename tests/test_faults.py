@@ -40,12 +40,21 @@ def call(client, operation: str, **kwargs) -> zeep.exceptions.Fault:
 @pytest.mark.parametrize(
     "operation, kwargs, reason",
     [
-        ("PostSignRequest", POST_ARGS,
-         "Invalid authentication certificate provided, Unknown service consumer: (no client certificate)"),
-        ("GetSignResponse", GET_ARGS,
-         "Invalid authentication certificate provided, Unknown or unregistered system: (no client certificate)"),
-        ("VerifySignatures", VERIFY_ARGS,
-         "Invalid authentication certificate provided or Unknown service consumer: (no client certificate)"),
+        (
+            "PostSignRequest",
+            POST_ARGS,
+            "Invalid authentication certificate provided, Unknown service consumer: (no client certificate)",
+        ),
+        (
+            "GetSignResponse",
+            GET_ARGS,
+            "Invalid authentication certificate provided, Unknown or unregistered system: (no client certificate)",
+        ),
+        (
+            "VerifySignatures",
+            VERIFY_ARGS,
+            "Invalid authentication certificate provided or Unknown service consumer: (no client certificate)",
+        ),
     ],
 )
 def test_authentication_failed_reason_per_operation(closed_service, operation, kwargs, reason):
@@ -59,9 +68,7 @@ def test_authorization_failed_for_another_consumers_request(service, client):
     other = service.requests.add_consumer("other-e-service")
     from msign_soap.core import SignContentInput, SignRequestInput
 
-    request_id = service.requests.post(
-        other, SignRequestInput("Hash", [SignContentInput(sha1("x"))], "Short")
-    )
+    request_id = service.requests.post(other, SignRequestInput("Hash", [SignContentInput(sha1("x"))], "Short"))
     fault = call(client, "GetSignResponse", requestID=request_id)
     assert fault.code == "AuthorizationFailed"
     assert fault.message == "This signature request was not initiated by this system"
@@ -105,22 +112,42 @@ def fault_of(response: requests.Response) -> tuple[str, str]:
         pytest.param(b"not xml at all", "s:Client", "not well-formed", id="text"),
         pytest.param(b"<Root/>", "s:Client", "Envelope", id="not-soap"),
         pytest.param(b"<Envelope/>", "s:VersionMismatch", "SOAP 1.1", id="envelope-without-namespace"),
-        pytest.param(b'<s:Envelope xmlns:s="http://www.w3.org/2003/05/soap-envelope"><s:Body/></s:Envelope>',
-                     "s:VersionMismatch", "SOAP 1.1", id="soap12"),
-        pytest.param(b'<s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/"><s:Body/></s:Envelope>',
-                     "s:Client", "Body is empty", id="empty-body"),
-        pytest.param(b'<s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/"><s:Body>'
-                     b'<Nope xmlns="https://msign.gov.md"/></s:Body></s:Envelope>',
-                     "InvalidParameter", "Nope", id="unknown-operation"),
-        pytest.param(b'<s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/"><s:Body>'
-                     b'<PostSignRequest xmlns="https://msign.gov.md"><request><ContentType>Xml</ContentType>'
-                     b"</request></PostSignRequest></s:Body></s:Envelope>",
-                     "InvalidParameter", "ContentType", id="bad-enum"),
-        pytest.param(b'<s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/"><s:Body>'
-                     b'<PostSignRequest xmlns="https://msign.gov.md"><request>'
-                     b"<ShortContentDescription>x</ShortContentDescription><ContentType>Hash</ContentType>"
-                     b"</request></PostSignRequest></s:Body></s:Envelope>",
-                     "InvalidParameter", "ShortContentDescription", id="misordered"),
+        pytest.param(
+            b'<s:Envelope xmlns:s="http://www.w3.org/2003/05/soap-envelope"><s:Body/></s:Envelope>',
+            "s:VersionMismatch",
+            "SOAP 1.1",
+            id="soap12",
+        ),
+        pytest.param(
+            b'<s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/"><s:Body/></s:Envelope>',
+            "s:Client",
+            "Body is empty",
+            id="empty-body",
+        ),
+        pytest.param(
+            b'<s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/"><s:Body>'
+            b'<Nope xmlns="https://msign.gov.md"/></s:Body></s:Envelope>',
+            "InvalidParameter",
+            "Nope",
+            id="unknown-operation",
+        ),
+        pytest.param(
+            b'<s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/"><s:Body>'
+            b'<PostSignRequest xmlns="https://msign.gov.md"><request><ContentType>Xml</ContentType>'
+            b"</request></PostSignRequest></s:Body></s:Envelope>",
+            "InvalidParameter",
+            "ContentType",
+            id="bad-enum",
+        ),
+        pytest.param(
+            b'<s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/"><s:Body>'
+            b'<PostSignRequest xmlns="https://msign.gov.md"><request>'
+            b"<ShortContentDescription>x</ShortContentDescription><ContentType>Hash</ContentType>"
+            b"</request></PostSignRequest></s:Body></s:Envelope>",
+            "InvalidParameter",
+            "ShortContentDescription",
+            id="misordered",
+        ),
     ],
 )
 def test_malformed_messages_are_soap_faults(live_server, body, code, reason_part):

@@ -44,8 +44,9 @@ def test_dtds_are_refused_before_parsing(live_server, name):
 
 
 def test_utf16_dtd_is_refused_after_parsing(live_server):
-    code, reason = fault(live_server.post_raw((HOSTILE / "xxe-utf16.xml").read_bytes(),
-                                              **{"Content-Type": "text/xml; charset=utf-16"}))
+    code, reason = fault(
+        live_server.post_raw((HOSTILE / "xxe-utf16.xml").read_bytes(), **{"Content-Type": "text/xml; charset=utf-16"})
+    )
     assert (code, reason) == ("s:Client", "DTDs and entity declarations are not allowed in SOAP messages")
 
 
@@ -91,8 +92,9 @@ def test_external_entities_never_reach_the_network(live_server, listener, name):
 def small_server(tmp_path):
     from werkzeug.serving import make_server
 
-    svc = make_service(tmp_path, max_body_bytes=64 * 1024, max_content_bytes=32 * 1024,
-                       max_total_content_bytes=32 * 1024)
+    svc = make_service(
+        tmp_path, max_body_bytes=64 * 1024, max_content_bytes=32 * 1024, max_total_content_bytes=32 * 1024
+    )
     server = make_server("127.0.0.1", 0, svc, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()

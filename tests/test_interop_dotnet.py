@@ -23,6 +23,7 @@ import hashlib
 import os
 import shutil
 import subprocess
+import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -70,7 +71,12 @@ def _missing_mono_tools() -> list[str]:
         prefix = Path(os.path.realpath(mono)).parent.parent
         candidates = [
             prefix / "lib" / "mono" / "4.5" / "System.ServiceModel.dll",
-            *map(Path, glob.glob(str(prefix / "lib" / "mono" / "gac" / "System.ServiceModel" / "*" / "System.ServiceModel.dll"))),
+            *map(
+                Path,
+                glob.glob(
+                    str(prefix / "lib" / "mono" / "gac" / "System.ServiceModel" / "*" / "System.ServiceModel.dll")
+                ),
+            ),
         ]
         if not any(path.exists() for path in candidates):
             missing.append("System.ServiceModel.dll (libmono-system-servicemodel4.0a-cil)")
@@ -79,10 +85,12 @@ def _missing_mono_tools() -> list[str]:
 
 @dataclass
 class ClientRun:
+    args: tuple
     returncode: int
     values: dict
     stdout: str
     stderr: str
+    seconds: float
 
     def __getitem__(self, key):
         return self.values[key]
@@ -91,7 +99,11 @@ class ClientRun:
         return self.values.get(key, default)
 
     def describe(self) -> str:
-        return f"exit={self.returncode}\nstdout:\n{self.stdout}\nstderr:\n{self.stderr}"
+        return (
+            f"mono MSignClient.exe {' '.join(self.args)}\n"
+            f"exit={self.returncode} after {self.seconds:.1f}s\n"
+            f"stdout:\n{self.stdout}\nstderr:\n{self.stderr}"
+        )
 
 
 def _unescape(value: str):
@@ -128,6 +140,7 @@ class DotnetClient:
         self.env = env
 
     def run(self, *args: str) -> ClientRun:
+        started = time.monotonic()
         proc = subprocess.run(
             ["mono", str(self.exe), *args],
             capture_output=True,
@@ -135,7 +148,7 @@ class DotnetClient:
             env=self.env,
             timeout=CLIENT_TIMEOUT,
         )
-        run = ClientRun(proc.returncode, {}, proc.stdout, proc.stderr)
+        run = ClientRun(args, proc.returncode, {}, proc.stdout, proc.stderr, time.monotonic() - started)
         run.values = parse_output(proc.stdout)
         return run
 
@@ -216,7 +229,7 @@ def self_signed_certificate_der() -> bytes:
             x509.NameAttribute(NameOID.COUNTRY_NAME, "MD"),
         ]
     )
-    now = datetime.datetime.now(datetime.timezone.utc)
+    now = datetime.datetime.now(datetime.UTC)
     cert = (
         x509.CertificateBuilder()
         .subject_name(name)

@@ -15,11 +15,13 @@ def test_40_mb_pdf_is_accepted(live_server):
     pdf = minimal_pdf("Large", padding=40 * 1024 * 1024)
     assert len(pdf) > 40 * 1024 * 1024
     client = soap_client(live_server.soap_url)
-    request_id = client.PostSignRequest(request={
-        "ContentType": "Pdf",
-        "Contents": {"SignContent": [{"Content": pdf, "Name": "large.pdf", "CorrelationID": "big"}]},
-        "ShortContentDescription": "Large document",
-    })
+    request_id = client.PostSignRequest(
+        request={
+            "ContentType": "Pdf",
+            "Contents": {"SignContent": [{"Content": pdf, "Name": "large.pdf", "CorrelationID": "big"}]},
+            "ShortContentDescription": "Large document",
+        }
+    )
     m = live_server.service.store.models
     with live_server.service.store.db.connection_context():
         row = m.SignContent.get(m.SignContent.request == request_id)

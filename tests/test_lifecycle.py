@@ -15,12 +15,14 @@ from .conftest import IDNP, sha1
 
 
 def post(client, n: int = 1) -> str:
-    return client.PostSignRequest(request={
-        "ContentType": "Hash",
-        "Contents": {"SignContent": [{"Content": sha1(str(i)), "CorrelationID": f"c{i}"} for i in range(n)]},
-        "ShortContentDescription": "Short",
-        "ExpectedSigner": {"ID": IDNP},
-    })
+    return client.PostSignRequest(
+        request={
+            "ContentType": "Hash",
+            "Contents": {"SignContent": [{"Content": sha1(str(i)), "CorrelationID": f"c{i}"} for i in range(n)]},
+            "ShortContentDescription": "Short",
+            "ExpectedSigner": {"ID": IDNP},
+        }
+    )
 
 
 def test_request_ids_are_128_bit_hex_and_unique(client):
@@ -76,7 +78,14 @@ def test_every_message_is_translated():
 
 
 def test_normalize_language():
-    assert [normalize_language(v) for v in ("EN", " ru ", "ro-MD", None, "", "??")] == ["en", "ru", "ro", "ro", "ro", "ro"]
+    assert [normalize_language(v) for v in ("EN", " ru ", "ro-MD", None, "", "??")] == [
+        "en",
+        "ru",
+        "ro",
+        "ro",
+        "ro",
+        "ro",
+    ]
 
 
 def test_pending_request_expires_after_its_lifetime(service, client, clock):

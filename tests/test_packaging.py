@@ -14,20 +14,28 @@ ROOT = Path(__file__).parent.parent
 def test_wheel_ships_the_contract_templates_and_catalogs(tmp_path):
     subprocess.run(
         [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(tmp_path), str(ROOT)],
-        check=True, capture_output=True, timeout=300,
+        check=True,
+        capture_output=True,
+        timeout=300,
     )
     (wheel,) = tmp_path.glob("msign_soap-*.whl")
     names = set(zipfile.ZipFile(wheel).namelist())
     assert "msign_soap/_wsdl/MSign.wsdl" in names
     assert "msign_soap/_templates/base.html" in names
-    assert {"msign_soap/i18n/locale/ro/LC_MESSAGES/messages.po",
-            "msign_soap/i18n/locale/ru/LC_MESSAGES/messages.po"} <= names
+    assert {
+        "msign_soap/i18n/locale/ro/LC_MESSAGES/messages.po",
+        "msign_soap/i18n/locale/ru/LC_MESSAGES/messages.po",
+    } <= names
     assert any(n.endswith("entry_points.txt") for n in names)
 
     # Installed from the wheel alone, away from the checkout, the service starts and serves its WSDL.
     target = tmp_path / "site"
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--target", str(target), str(wheel)],
-                   check=True, capture_output=True, timeout=300)
+    subprocess.run(
+        [sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--target", str(target), str(wheel)],
+        check=True,
+        capture_output=True,
+        timeout=300,
+    )
     script = (
         "import msign_soap, sys; assert msign_soap.__file__.startswith(sys.argv[1]), msign_soap.__file__\n"
         "from msign_soap.app import create_app; from msign_soap.config import load_config\n"
@@ -37,7 +45,13 @@ def test_wheel_ships_the_contract_templates_and_catalogs(tmp_path):
         "print(len(r.get_data()))\n"
     )
     env = dict(os.environ, PYTHONPATH=str(target))
-    result = subprocess.run([sys.executable, "-c", script, str(target), str(tmp_path / "data")],
-                            cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
+    result = subprocess.run(
+        [sys.executable, "-c", script, str(target), str(tmp_path / "data")],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert result.returncode == 0, result.stderr
     assert int(result.stdout) > 20000

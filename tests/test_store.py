@@ -67,9 +67,10 @@ def test_unsupported_database_url(tmp_path):
 
 def test_config_from_file_environment_and_overrides(tmp_path):
     file = tmp_path / "msign.toml"
-    file.write_text('port = 9000\nrequest_lifetime = 600\n[future_section]\nkey = 1\n')
-    config = load_config(file, environ={"MSIGN_PORT": "9100", "MSIGN_DEMO_MODE": "false", "OTHER": "x"},
-                         data_dir=tmp_path)
+    file.write_text("port = 9000\nrequest_lifetime = 600\n[future_section]\nkey = 1\n")
+    config = load_config(
+        file, environ={"MSIGN_PORT": "9100", "MSIGN_DEMO_MODE": "false", "OTHER": "x"}, data_dir=tmp_path
+    )
     assert (config.port, config.request_lifetime, config.demo_mode) == (9100, 600, False)
     assert config.extra == {"future_section": {"key": 1}}
     assert config.database == f"sqlite:///{(tmp_path / 'msign.sqlite3').resolve()}"

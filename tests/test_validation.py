@@ -30,8 +30,11 @@ def hash_request(**changes) -> dict:
 
 
 def pdf_request(**changes) -> dict:
-    request = hash_request(ContentType="Pdf", ExpectedSigner=None,
-                           Contents={"SignContent": [{"Content": minimal_pdf(), "Name": "doc.pdf"}]})
+    request = hash_request(
+        ContentType="Pdf",
+        ExpectedSigner=None,
+        Contents={"SignContent": [{"Content": minimal_pdf(), "Name": "doc.pdf"}]},
+    )
     request.update(changes)
     return request
 
@@ -49,58 +52,127 @@ def counts(service) -> tuple[int, int]:
 INVALID = [
     pytest.param(None, "request is required", id="nil-request"),
     pytest.param(hash_request(Contents=None), "Contents must contain at least one SignContent", id="nil-contents"),
-    pytest.param(hash_request(Contents={"SignContent": []}), "Contents must contain at least one SignContent",
-                 id="empty-contents"),
+    pytest.param(
+        hash_request(Contents={"SignContent": []}),
+        "Contents must contain at least one SignContent",
+        id="empty-contents",
+    ),
     pytest.param(hash_request(Contents=content(None)), "Contents[1].Content is required", id="nil-content"),
-    pytest.param(hash_request(Contents=content(b"x" * 19)), "Contents[1].Content must be a 20-byte SHA-1 hash",
-                 id="hash-19-bytes"),
-    pytest.param(hash_request(Contents=content(b"x" * 21)), "Contents[1].Content must be a 20-byte SHA-1 hash",
-                 id="hash-21-bytes"),
-    pytest.param(hash_request(Contents=content(b"")), "Contents[1].Content must be a 20-byte SHA-1 hash",
-                 id="hash-empty"),
-    pytest.param(hash_request(Contents={"SignContent": [{"Content": sha1("a")}, {"Content": b"short"}]}),
-                 "Contents[2].Content must be a 20-byte", id="second-hash-bad"),
-    pytest.param(pdf_request(Contents=content(b"hello world")), "Contents[1].Content is not a PDF document",
-                 id="pdf-not-pdf"),
-    pytest.param(pdf_request(Contents=content(minimal_pdf()[:-30])),
-                 "Contents[1].Content is not a complete PDF document", id="pdf-truncated"),
-    pytest.param(pdf_request(Contents=content(b"%PDF-1.7\nnothing here\n%%EOF\n")),
-                 "Contents[1].Content is not a readable PDF document", id="pdf-no-xref"),
-    pytest.param(hash_request(Contents=content(sha1("a"), CorrelationID="x" * 37)),
-                 "Contents[1].CorrelationID is longer than 36 characters", id="correlation-id-37"),
-    pytest.param(hash_request(Contents={"SignContent": [{"Content": sha1("a"), "CorrelationID": "same"},
-                                                        {"Content": sha1("b"), "CorrelationID": "same"}]}),
-                 "Contents[2].CorrelationID 'same' is not unique within the request", id="correlation-id-duplicate"),
-    pytest.param(hash_request(Contents=content(sha1("a"), Name="n" * 257)),
-                 "Contents[1].Name is longer than 256 characters", id="name-257"),
-    pytest.param(hash_request(ContentDescription="d" * 513), "ContentDescription is longer than 512 characters",
-                 id="content-description-513"),
-    pytest.param(hash_request(ShortContentDescription="s" * 91),
-                 "ShortContentDescription is longer than 90 characters", id="short-description-91"),
-    pytest.param(hash_request(ShortContentDescription=None), "ShortContentDescription is required",
-                 id="short-description-nil"),
-    pytest.param(hash_request(ShortContentDescription="   "), "ShortContentDescription is required",
-                 id="short-description-blank"),
-    pytest.param(pdf_request(SignatureReason="r" * 256), "SignatureReason is longer than 255 characters",
-                 id="signature-reason-256"),
-    pytest.param(hash_request(ExpectedSigner={"ID": IDNP[:-1] + str((int(IDNP[-1]) + 1) % 10)}),
-                 "ExpectedSigner.ID is not a valid IDNP", id="idnp-check-digit"),
-    pytest.param(hash_request(ExpectedSigner={"ID": IDNP[:12]}), "ExpectedSigner.ID is not a valid IDNP",
-                 id="idnp-12-digits"),
-    pytest.param(hash_request(ExpectedSigner={"ID": "200400123456X"}), "ExpectedSigner.ID is not a valid IDNP",
-                 id="idnp-letter"),
-    pytest.param(hash_request(ExpectedSigner={"ID": "２００４００１２３４５６７"}), "ExpectedSigner.ID is not a valid IDNP",
-                 id="idnp-fullwidth-digits"),
-    pytest.param(hash_request(ExpectedSigner={"ID": None}), "ExpectedSigner.ID is required when ContentType is Hash",
-                 id="idnp-missing-for-hash"),
-    pytest.param(hash_request(ExpectedSigner={"ID": IDNP, "DelegatorType": "Person"}),
-                 "ExpectedSigner.DelegatorID is required when DelegatorType is Person", id="delegator-id-missing"),
-    pytest.param(hash_request(ExpectedSigner={"ID": IDNP, "DelegatorType": "Organization", "DelegatorID": "123"}),
-                 "ExpectedSigner.DelegatorID is not a valid IDNO", id="delegator-idno-invalid"),
-    pytest.param(hash_request(ExpectedSigner={"ID": IDNP, "DelegatorID": IDNO}),
-                 "ExpectedSigner.DelegatorID must be empty when DelegatorType is None", id="delegator-id-without-type"),
-    pytest.param(hash_request(ExpectedSigner={"ID": IDNP, "DelegatedRoleID": -1}),
-                 "ExpectedSigner.DelegatedRoleID must not be negative", id="negative-role"),
+    pytest.param(
+        hash_request(Contents=content(b"x" * 19)),
+        "Contents[1].Content must be a 20-byte SHA-1 hash",
+        id="hash-19-bytes",
+    ),
+    pytest.param(
+        hash_request(Contents=content(b"x" * 21)),
+        "Contents[1].Content must be a 20-byte SHA-1 hash",
+        id="hash-21-bytes",
+    ),
+    pytest.param(
+        hash_request(Contents=content(b"")), "Contents[1].Content must be a 20-byte SHA-1 hash", id="hash-empty"
+    ),
+    pytest.param(
+        hash_request(Contents={"SignContent": [{"Content": sha1("a")}, {"Content": b"short"}]}),
+        "Contents[2].Content must be a 20-byte",
+        id="second-hash-bad",
+    ),
+    pytest.param(
+        pdf_request(Contents=content(b"hello world")), "Contents[1].Content is not a PDF document", id="pdf-not-pdf"
+    ),
+    pytest.param(
+        pdf_request(Contents=content(minimal_pdf()[:-30])),
+        "Contents[1].Content is not a complete PDF document",
+        id="pdf-truncated",
+    ),
+    pytest.param(
+        pdf_request(Contents=content(b"%PDF-1.7\nnothing here\n%%EOF\n")),
+        "Contents[1].Content is not a readable PDF document",
+        id="pdf-no-xref",
+    ),
+    pytest.param(
+        hash_request(Contents=content(sha1("a"), CorrelationID="x" * 37)),
+        "Contents[1].CorrelationID is longer than 36 characters",
+        id="correlation-id-37",
+    ),
+    pytest.param(
+        hash_request(
+            Contents={
+                "SignContent": [
+                    {"Content": sha1("a"), "CorrelationID": "same"},
+                    {"Content": sha1("b"), "CorrelationID": "same"},
+                ]
+            }
+        ),
+        "Contents[2].CorrelationID 'same' is not unique within the request",
+        id="correlation-id-duplicate",
+    ),
+    pytest.param(
+        hash_request(Contents=content(sha1("a"), Name="n" * 257)),
+        "Contents[1].Name is longer than 256 characters",
+        id="name-257",
+    ),
+    pytest.param(
+        hash_request(ContentDescription="d" * 513),
+        "ContentDescription is longer than 512 characters",
+        id="content-description-513",
+    ),
+    pytest.param(
+        hash_request(ShortContentDescription="s" * 91),
+        "ShortContentDescription is longer than 90 characters",
+        id="short-description-91",
+    ),
+    pytest.param(
+        hash_request(ShortContentDescription=None), "ShortContentDescription is required", id="short-description-nil"
+    ),
+    pytest.param(
+        hash_request(ShortContentDescription="   "), "ShortContentDescription is required", id="short-description-blank"
+    ),
+    pytest.param(
+        pdf_request(SignatureReason="r" * 256),
+        "SignatureReason is longer than 255 characters",
+        id="signature-reason-256",
+    ),
+    pytest.param(
+        hash_request(ExpectedSigner={"ID": IDNP[:-1] + str((int(IDNP[-1]) + 1) % 10)}),
+        "ExpectedSigner.ID is not a valid IDNP",
+        id="idnp-check-digit",
+    ),
+    pytest.param(
+        hash_request(ExpectedSigner={"ID": IDNP[:12]}), "ExpectedSigner.ID is not a valid IDNP", id="idnp-12-digits"
+    ),
+    pytest.param(
+        hash_request(ExpectedSigner={"ID": "200400123456X"}), "ExpectedSigner.ID is not a valid IDNP", id="idnp-letter"
+    ),
+    pytest.param(
+        hash_request(ExpectedSigner={"ID": "２００４００１２３４５６７"}),
+        "ExpectedSigner.ID is not a valid IDNP",
+        id="idnp-fullwidth-digits",
+    ),
+    pytest.param(
+        hash_request(ExpectedSigner={"ID": None}),
+        "ExpectedSigner.ID is required when ContentType is Hash",
+        id="idnp-missing-for-hash",
+    ),
+    pytest.param(
+        hash_request(ExpectedSigner={"ID": IDNP, "DelegatorType": "Person"}),
+        "ExpectedSigner.DelegatorID is required when DelegatorType is Person",
+        id="delegator-id-missing",
+    ),
+    pytest.param(
+        hash_request(ExpectedSigner={"ID": IDNP, "DelegatorType": "Organization", "DelegatorID": "123"}),
+        "ExpectedSigner.DelegatorID is not a valid IDNO",
+        id="delegator-idno-invalid",
+    ),
+    pytest.param(
+        hash_request(ExpectedSigner={"ID": IDNP, "DelegatorID": IDNO}),
+        "ExpectedSigner.DelegatorID must be empty when DelegatorType is None",
+        id="delegator-id-without-type",
+    ),
+    pytest.param(
+        hash_request(ExpectedSigner={"ID": IDNP, "DelegatedRoleID": -1}),
+        "ExpectedSigner.DelegatedRoleID must not be negative",
+        id="negative-role",
+    ),
 ]
 
 
@@ -120,17 +192,32 @@ VALID = [
     pytest.param(hash_request(ExpectedSigner=None), id="hash-without-expected-signer"),
     pytest.param(pdf_request(), id="pdf"),
     pytest.param(pdf_request(ExpectedSigner={"ID": None}), id="pdf-expected-signer-without-id"),
-    pytest.param(pdf_request(SignatureReason="r" * 255, Contents=content(minimal_pdf(), MultipleSignatures=True)),
-                 id="pdf-reason-255-cosign"),
-    pytest.param(hash_request(ShortContentDescription="s" * 90, ContentDescription="d" * 512,
-                              Contents=content(sha1("a"), CorrelationID="c" * 36, Name="n" * 256)),
-                 id="all-lengths-at-the-limit"),
-    pytest.param(hash_request(ExpectedSigner={"ID": IDNP, "DelegatorType": "Organization", "DelegatorID": IDNO,
-                                              "DelegatedRoleID": 3}), id="delegated-by-organization"),
-    pytest.param(hash_request(ExpectedSigner={"ID": IDNP, "DelegatorType": "Person", "DelegatorID": IDNP}),
-                 id="delegated-by-person"),
-    pytest.param(hash_request(Contents={"SignContent": [{"Content": sha1(str(i)), "CorrelationID": str(i)}
-                                                        for i in range(10)]}), id="batch-of-10"),
+    pytest.param(
+        pdf_request(SignatureReason="r" * 255, Contents=content(minimal_pdf(), MultipleSignatures=True)),
+        id="pdf-reason-255-cosign",
+    ),
+    pytest.param(
+        hash_request(
+            ShortContentDescription="s" * 90,
+            ContentDescription="d" * 512,
+            Contents=content(sha1("a"), CorrelationID="c" * 36, Name="n" * 256),
+        ),
+        id="all-lengths-at-the-limit",
+    ),
+    pytest.param(
+        hash_request(
+            ExpectedSigner={"ID": IDNP, "DelegatorType": "Organization", "DelegatorID": IDNO, "DelegatedRoleID": 3}
+        ),
+        id="delegated-by-organization",
+    ),
+    pytest.param(
+        hash_request(ExpectedSigner={"ID": IDNP, "DelegatorType": "Person", "DelegatorID": IDNP}),
+        id="delegated-by-person",
+    ),
+    pytest.param(
+        hash_request(Contents={"SignContent": [{"Content": sha1(str(i)), "CorrelationID": str(i)} for i in range(10)]}),
+        id="batch-of-10",
+    ),
 ]
 
 
@@ -141,7 +228,9 @@ def test_valid_requests_are_stored(service, client, request_body):
     assert counts(service) == (1, len(contents))
     m = service.store.models
     with service.store.db.connection_context():
-        stored = list(m.SignContent.select().where(m.SignContent.request == request_id).order_by(m.SignContent.position))
+        stored = list(
+            m.SignContent.select().where(m.SignContent.request == request_id).order_by(m.SignContent.position)
+        )
     assert [bytes(row.content) for row in stored] == [c["Content"] for c in contents]
     assert [row.correlation_id for row in stored] == [c.get("CorrelationID") for c in contents]
 
@@ -149,14 +238,24 @@ def test_valid_requests_are_stored(service, client, request_body):
 @pytest.mark.parametrize(
     "settings, request_body, reason",
     [
-        pytest.param({"max_contents": 2},
-                     hash_request(Contents={"SignContent": [{"Content": sha1(str(i))} for i in range(3)]}),
-                     "Contents has 3 items; at most 2 are allowed", id="batch-limit"),
-        pytest.param({"max_content_bytes": 1000}, pdf_request(Contents=content(minimal_pdf("x" * 2000))),
-                     "Contents[1].Content is larger than the limit of 1000 bytes", id="content-limit"),
-        pytest.param({"max_total_content_bytes": 1000, "max_content_bytes": 1000},
-                     pdf_request(Contents={"SignContent": [{"Content": minimal_pdf()}, {"Content": minimal_pdf()}]}),
-                     "Contents total", id="total-limit"),
+        pytest.param(
+            {"max_contents": 2},
+            hash_request(Contents={"SignContent": [{"Content": sha1(str(i))} for i in range(3)]}),
+            "Contents has 3 items; at most 2 are allowed",
+            id="batch-limit",
+        ),
+        pytest.param(
+            {"max_content_bytes": 1000},
+            pdf_request(Contents=content(minimal_pdf("x" * 2000))),
+            "Contents[1].Content is larger than the limit of 1000 bytes",
+            id="content-limit",
+        ),
+        pytest.param(
+            {"max_total_content_bytes": 1000, "max_content_bytes": 1000},
+            pdf_request(Contents={"SignContent": [{"Content": minimal_pdf()}, {"Content": minimal_pdf()}]}),
+            "Contents total",
+            id="total-limit",
+        ),
     ],
 )
 def test_configured_limits(tmp_path, clock, settings, request_body, reason):
@@ -188,7 +287,7 @@ def test_nil_sign_content_item(live_server):
     body = (
         '<s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/"><s:Body>'
         '<PostSignRequest xmlns="https://msign.gov.md"><request xmlns:i="http://www.w3.org/2001/XMLSchema-instance">'
-        "<ContentType>Hash</ContentType><Contents><SignContent i:nil=\"true\"/></Contents>"
+        '<ContentType>Hash</ContentType><Contents><SignContent i:nil="true"/></Contents>'
         "<ShortContentDescription>Short</ShortContentDescription></request></PostSignRequest></s:Body></s:Envelope>"
     )
     before = counts(live_server.service)

@@ -35,13 +35,16 @@ def post_sample(live_server, **headers: str) -> str:
 
 
 def envelope(body: str, header: str = "") -> str:
-    return (f'<s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/">'
-            f"{'<s:Header>' + header + '</s:Header>' if header else ''}<s:Body>{body}</s:Body></s:Envelope>")
+    return (
+        f'<s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/">'
+        f"{'<s:Header>' + header + '</s:Header>' if header else ''}<s:Body>{body}</s:Body></s:Envelope>"
+    )
 
 
 def get_request(request_id: str, language: str = "") -> str:
-    return envelope(f'<GetSignResponse xmlns="https://msign.gov.md"><requestID>{request_id}</requestID>'
-                    f"{language}</GetSignResponse>")
+    return envelope(
+        f'<GetSignResponse xmlns="https://msign.gov.md"><requestID>{request_id}</requestID>{language}</GetSignResponse>'
+    )
 
 
 @pytest.mark.parametrize(
@@ -150,14 +153,27 @@ def test_failure_writes_message_and_results_without_edv_members(live_server):
 @pytest.mark.parametrize(
     "header, code",
     [
-        pytest.param(f'<Action s:mustUnderstand="1" xmlns="http://schemas.microsoft.com/ws/2005/05/addressing/none">'
-                     f"{ACTION}PostSignRequest</Action>", None, id="addressing-none-action"),
-        pytest.param(f'<a:Action s:mustUnderstand="1" xmlns:a="http://www.w3.org/2005/08/addressing">'
-                     f"{ACTION}PostSignRequest</a:Action>", None, id="wsa10-action"),
-        pytest.param(f'<Action s:mustUnderstand="1" xmlns="http://schemas.microsoft.com/ws/2005/05/addressing/none">'
-                     f"{ACTION}GetSignResponse</Action>", "s:Client", id="mismatched-action"),
-        pytest.param('<Security s:mustUnderstand="1" xmlns="urn:example"/>', "s:MustUnderstand",
-                     id="unknown-mustunderstand"),
+        pytest.param(
+            f'<Action s:mustUnderstand="1" xmlns="http://schemas.microsoft.com/ws/2005/05/addressing/none">'
+            f"{ACTION}PostSignRequest</Action>",
+            None,
+            id="addressing-none-action",
+        ),
+        pytest.param(
+            f'<a:Action s:mustUnderstand="1" xmlns:a="http://www.w3.org/2005/08/addressing">'
+            f"{ACTION}PostSignRequest</a:Action>",
+            None,
+            id="wsa10-action",
+        ),
+        pytest.param(
+            f'<Action s:mustUnderstand="1" xmlns="http://schemas.microsoft.com/ws/2005/05/addressing/none">'
+            f"{ACTION}GetSignResponse</Action>",
+            "s:Client",
+            id="mismatched-action",
+        ),
+        pytest.param(
+            '<Security s:mustUnderstand="1" xmlns="urn:example"/>', "s:MustUnderstand", id="unknown-mustunderstand"
+        ),
         pytest.param('<Trace xmlns="urn:example">x</Trace>', None, id="unknown-optional-header"),
     ],
 )
@@ -179,13 +195,15 @@ def test_mismatched_soapaction_is_refused(live_server):
 
 
 def test_zeep_round_trip_in_process(client):
-    request_id = client.PostSignRequest(request={
-        "ContentType": "Hash",
-        "Contents": {"SignContent": [{"Content": sha1("x"), "CorrelationID": "c1", "Name": "x.txt"}]},
-        "ShortContentDescription": "Short",
-        "ContentDescription": "Long description",
-        "ExpectedSigner": {"ID": IDNP},
-    })
+    request_id = client.PostSignRequest(
+        request={
+            "ContentType": "Hash",
+            "Contents": {"SignContent": [{"Content": sha1("x"), "CorrelationID": "c1", "Name": "x.txt"}]},
+            "ShortContentDescription": "Short",
+            "ContentDescription": "Long description",
+            "ExpectedSigner": {"ID": IDNP},
+        }
+    )
     response = client.GetSignResponse(requestID=request_id, language=None)
     assert response.Status == "Pending"
     assert response.Message is None

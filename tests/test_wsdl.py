@@ -56,8 +56,11 @@ def structural_differences(ours: bytes, reference: bytes) -> list[str]:
 
     a = structure(etree.fromstring(reference))
     b = structure(etree.fromstring(ours))
-    return [line for line in difflib.unified_diff(a, b, "reference", "served", lineterm="", n=0)
-            if not line.startswith(("---", "+++", "@@"))]
+    return [
+        line
+        for line in difflib.unified_diff(a, b, "reference", "served", lineterm="", n=0)
+        if not line.startswith(("---", "+++", "@@"))
+    ]
 
 
 def test_reference_copy_is_the_real_wsdl():
@@ -87,7 +90,9 @@ def test_served_wsdl_is_structurally_the_reference(live_server, query):
 
 def test_structural_diff_reports_a_changed_member():
     reference = REFERENCE_WSDL.read_bytes()
-    changed = reference.replace(b'name="ShortContentDescription" nillable="true"', b'name="ShortContentDescription" nillable="false"')
+    changed = reference.replace(
+        b'name="ShortContentDescription" nillable="true"', b'name="ShortContentDescription" nillable="false"'
+    )
     differences = structural_differences(changed, reference)
     assert any("ShortContentDescription" in line and "nillable=false" in line for line in differences)
 
@@ -95,8 +100,9 @@ def test_structural_diff_reports_a_changed_member():
 def test_address_follows_the_host_the_wsdl_was_fetched_from(service):
     from werkzeug.test import Client
 
-    response = Client(service).get("/MSign.svc?singleWsdl", headers={"Host": "msign.example.org:8443"},
-                                   base_url="https://msign.example.org:8443")
+    response = Client(service).get(
+        "/MSign.svc?singleWsdl", headers={"Host": "msign.example.org:8443"}, base_url="https://msign.example.org:8443"
+    )
     location = etree.fromstring(response.get_data()).find(f".//{WSDL_SOAP}address").get("location")
     assert location == "https://msign.example.org:8443/MSign.svc"
 

@@ -17,18 +17,18 @@ __all__ = [
 ]
 
 
-class ContentType(str, enum.Enum):
+class ContentType(enum.StrEnum):
     HASH = "Hash"
     PDF = "Pdf"
 
 
-class DelegatorType(str, enum.Enum):
+class DelegatorType(enum.StrEnum):
     NONE = "None"
     PERSON = "Person"
     ORGANIZATION = "Organization"
 
 
-class SignStatus(str, enum.Enum):
+class SignStatus(enum.StrEnum):
     PENDING = "Pending"
     SUCCESS = "Success"
     FAILURE = "Failure"

@@ -11,9 +11,10 @@ one database) cannot finish a request twice.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
-from typing import Any, Callable, Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import peewee as pw
 
@@ -21,6 +22,7 @@ from ..config import Config
 from ..errors import AuthorizationFailed, InvalidParameter, MSignError, RequestNotFound
 from ..i18n import messages, translate
 from ..store import Store
+from ..store.prepared import Prepared, PreparedInsert, slot
 from .identifiers import new_request_id
 from .model import SignRequestInput, SignResponse, SignResultOutput, SignStatus
 from .validation import Limits, validate_sign_request
@@ -34,7 +36,35 @@ Clock = Callable[[], datetime]
 
 def utcnow() -> datetime:
     """The current time as a naive UTC datetime (how the database stores times)."""
-    return datetime.now(timezone.utc).replace(tzinfo=None)
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+_REQUEST_COLUMNS = (
+    "request_id",
+    "consumer",
+    "status",
+    "content_type",
+    "content_description",
+    "short_content_description",
+    "signature_reason",
+    "has_expected_signer",
+    "expected_signer_id",
+    "delegator_type",
+    "delegator_id",
+    "delegated_role_id",
+    "created_at",
+    "expires_at",
+    "documents_deleted",
+)
+_CONTENT_COLUMNS = (
+    "request",
+    "position",
+    "correlation_id",
+    "name",
+    "multiple_signatures",
+    "content",
+    "content_size",
+)
 
 
 def _is_request_id(value: str) -> bool:
@@ -60,6 +90,30 @@ class RequestService:
         self.store = store
         self.config = config
         self.clock = clock
+        self._demo_consumer: Any = None
+        m = store.models
+        self._select_request = Prepared(
+            store.db,
+            m.SignRequest.select(
+                m.SignRequest.request_id,
+                m.SignRequest.consumer,
+                m.SignRequest.status,
+                m.SignRequest.expires_at,
+                m.SignRequest.failure_reason,
+            ).where(m.SignRequest.request_id == slot("request_id")),
+        )
+        self._select_results = Prepared(
+            store.db,
+            m.SignContent.select(
+                m.SignContent.correlation_id,
+                m.SignContent.certificate,
+                m.SignContent.signature,
+            )
+            .where(m.SignContent.request == slot("request_id"))
+            .order_by(m.SignContent.position),
+        )
+        self._insert_request = PreparedInsert(store.db, m.SignRequest, _REQUEST_COLUMNS)
+        self._insert_content = PreparedInsert(store.db, m.SignContent, _CONTENT_COLUMNS)
         self.limits = Limits(
             max_contents=config.max_contents,
             max_content_bytes=config.max_content_bytes,
@@ -69,7 +123,15 @@ class RequestService:
     # -- consumers -------------------------------------------------------
 
     def demo_consumer(self) -> Any:
-        """The built-in demo consumer of the embedded default, created on first use."""
+        """The built-in demo consumer of the embedded default, created on first use.
+
+        Its row never changes once created, so it is read once per process.
+        """
+        if self._demo_consumer is None:
+            self._demo_consumer = self._load_demo_consumer()
+        return self._demo_consumer
+
+    def _load_demo_consumer(self) -> Any:
         Consumer = self.store.models.Consumer
         with self.store.db.connection_context():
             consumer = Consumer.get_or_none(Consumer.is_demo == True)  # noqa: E712
@@ -95,29 +157,31 @@ class RequestService:
         :raises InvalidParameter: nothing is stored then.
         """
         valid = validate_sign_request(request, self.limits)
-        m = self.store.models
         now = self.clock()
         signer = valid.expected_signer
         request_id = new_request_id()
         with self.store.db.connection_context(), self.store.db.atomic():
-            m.SignRequest.create(
-                request_id=request_id,
-                consumer=consumer,
-                status=SignStatus.PENDING.value,
-                content_type=valid.content_type.value,
-                content_description=valid.content_description,
-                short_content_description=valid.short_content_description,
-                signature_reason=valid.signature_reason,
-                has_expected_signer=signer is not None,
-                expected_signer_id=signer.id if signer else None,
-                delegator_type=valid.delegator_type.value,
-                delegator_id=signer.delegator_id if signer else None,
-                delegated_role_id=(signer.delegated_role_id or 0) if signer else 0,
-                created_at=now,
-                expires_at=now + timedelta(seconds=self.config.request_lifetime),
+            self._insert_request.execute(
+                {
+                    "request_id": request_id,
+                    "consumer": consumer.id,
+                    "status": SignStatus.PENDING.value,
+                    "content_type": valid.content_type.value,
+                    "content_description": valid.content_description,
+                    "short_content_description": valid.short_content_description,
+                    "signature_reason": valid.signature_reason,
+                    "has_expected_signer": signer is not None,
+                    "expected_signer_id": signer.id if signer else None,
+                    "delegator_type": valid.delegator_type.value,
+                    "delegator_id": signer.delegator_id if signer else None,
+                    "delegated_role_id": (signer.delegated_role_id or 0) if signer else 0,
+                    "created_at": now,
+                    "expires_at": now + timedelta(seconds=self.config.request_lifetime),
+                    "documents_deleted": False,
+                }
             )
-            m.SignContent.insert_many(
-                [
+            self._insert_content.execute(
+                *(
                     {
                         "request": request_id,
                         "position": position,
@@ -128,8 +192,8 @@ class RequestService:
                         "content_size": len(c.content),
                     }
                     for position, c in enumerate(valid.contents)
-                ]
-            ).execute()
+                )
+            )
         log.info("request %s posted by %s with %d contents", request_id, consumer.name, len(valid.contents))
         return request_id
 
@@ -142,10 +206,9 @@ class RequestService:
         """
         if not request_id:
             raise InvalidParameter("requestID", "is required")
-        m = self.store.models
         with self.store.db.connection_context():
             row = self._load(request_id)
-            if row.consumer_id != consumer.id:
+            if row.consumer != consumer.id:
                 raise AuthorizationFailed()
             if row.status == SignStatus.PENDING.value and row.expires_at <= self.clock():
                 self._finish(row.request_id, SignStatus.EXPIRED, finished_at=row.expires_at)
@@ -153,17 +216,9 @@ class RequestService:
             status = SignStatus(row.status)
             if status is SignStatus.PENDING:
                 return SignResponse(status=status)
-            contents = list(
-                m.SignContent.select(
-                    m.SignContent.correlation_id, m.SignContent.certificate, m.SignContent.signature
-                )
-                .where(m.SignContent.request == row.request_id)
-                .order_by(m.SignContent.position)
-            )
+            contents = self._select_results.rows(row.request_id)
         if status is SignStatus.SUCCESS:
-            results = [
-                SignResultOutput(c.correlation_id, bytes(c.certificate), bytes(c.signature)) for c in contents
-            ]
+            results = [SignResultOutput(c.correlation_id, bytes(c.certificate), bytes(c.signature)) for c in contents]
             return SignResponse(status=status, results=results)
         reason = messages.EXPIRED if status is SignStatus.EXPIRED else (row.failure_reason or messages.FAILED)
         return SignResponse(
@@ -221,9 +276,7 @@ class RequestService:
                 ids = [r.request_id for r in stale]
                 if ids:
                     m.SignContent.update(content=None).where(m.SignContent.request.in_(ids)).execute()
-                    m.SignRequest.update(documents_deleted=True).where(
-                        m.SignRequest.request_id.in_(ids)
-                    ).execute()
+                    m.SignRequest.update(documents_deleted=True).where(m.SignRequest.request_id.in_(ids)).execute()
             with self.store.db.atomic():
                 old = m.SignRequest.select(m.SignRequest.request_id).where(
                     m.SignRequest.finished_at <= now - timedelta(seconds=self.config.result_retention)
@@ -242,7 +295,7 @@ class RequestService:
     def _load(self, request_id: str) -> Any:
         if not _is_request_id(request_id):
             raise RequestNotFound()
-        row = self.store.models.SignRequest.get_or_none(self.store.models.SignRequest.request_id == request_id)
+        row = self._select_request.one(request_id)
         if row is None:
             raise RequestNotFound()
         return row

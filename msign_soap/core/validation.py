@@ -145,7 +145,7 @@ def validate_sign_request(request: SignRequestInput | None, limits: Limits) -> V
     if request is None:
         raise InvalidParameter("request", "is required")
     try:
-        content_type = ContentType(request.content_type)
+        content_type = ContentType(request.content_type or "")
     except ValueError as e:
         raise InvalidParameter("ContentType", "must be Hash or Pdf") from e
     short = request.short_content_description

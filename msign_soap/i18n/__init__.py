@@ -45,7 +45,12 @@ def _catalog(language: str) -> dict[str, str]:
         return {}
     with path.open("rb") as f:
         catalog = read_po(f, locale=language)
-    return {m.id: m.string for m in catalog if m.id and m.string and not m.fuzzy}
+    # Plural forms (tuple ids) are not used by these catalogs.
+    return {
+        m.id: m.string
+        for m in catalog
+        if isinstance(m.id, str) and isinstance(m.string, str) and m.string and not m.fuzzy
+    }
 
 
 def translate(message: str, language: str | None) -> str:

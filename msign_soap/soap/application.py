@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import io
 import logging
+from collections.abc import Callable, Iterable
 from importlib import resources
-from typing import Any, Callable, Iterable
+from typing import Any
 
 from lxml import etree
 from spyne import Application
@@ -106,12 +107,12 @@ def create_soap_app(requests: RequestService) -> Callable[[dict, Callable], Iter
             return []
         if not environ.get("CONTENT_TYPE"):
             environ["CONTENT_TYPE"] = "text/xml; charset=utf-8"
-        body = _read_body(environ, config.max_body_bytes)
-        if body is None:
+        request_body = _read_body(environ, config.max_body_bytes)
+        if request_body is None:
             reason = f"The request body is larger than the limit of {config.max_body_bytes} bytes"
             return _fault(start_response, "Client", reason, [("Connection", "close")])
-        environ["wsgi.input"] = io.BytesIO(body)
-        environ["CONTENT_LENGTH"] = str(len(body))
+        environ["wsgi.input"] = io.BytesIO(request_body)
+        environ["CONTENT_LENGTH"] = str(len(request_body))
         return _never_html(soap, environ, start_response)
 
     return app
@@ -134,7 +135,8 @@ def _read_body(environ: dict, limit: int) -> bytes | None:
             return None
         if length >= 0:
             return stream.read(length)
-    parts, size = [], 0
+    parts: list[bytes] = []
+    size = 0
     while size <= limit:
         chunk = stream.read(min(65536, limit + 1 - size))
         if not chunk:
@@ -146,8 +148,10 @@ def _read_body(environ: dict, limit: int) -> bytes | None:
 
 def _fault(start_response: Callable, code: str, reason: str, headers: list | None = None) -> list[bytes]:
     body = fault_envelope(code, reason)
-    start_response("500 Internal Server Error", [("Content-Type", "text/xml; charset=utf-8"),
-                                                 ("Content-Length", str(len(body)))] + (headers or []))
+    start_response(
+        "500 Internal Server Error",
+        [("Content-Type", "text/xml; charset=utf-8"), ("Content-Length", str(len(body)))] + (headers or []),
+    )
     return [body]
 
 

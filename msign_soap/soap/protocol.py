@@ -128,7 +128,9 @@ class WcfSoap11(Soap11):
             raise Fault("Client", f"The SOAPAction {soap_action!r} does not match the operation {operation}")
         if not self.contract_schema.validate(body):
             error = self.contract_schema.error_log[0]
-            raise ContractFault("InvalidParameter", f"The message does not follow the contract: {_schema_message(error)}")
+            raise ContractFault(
+                "InvalidParameter", f"The message does not follow the contract: {_schema_message(error)}"
+            )
 
     def byte_array_from_element(self, ctx: Any, cls: Any, element: etree._Element) -> tuple[bytes]:
         # Strict, as .NET's Convert.FromBase64String: white space is allowed,
@@ -147,7 +149,9 @@ class WcfSoap11(Soap11):
             raise
         except (ValueError, TypeError) as e:
             log.info("undecodable value: %r", e)
-            raise ContractFault("InvalidParameter", "The message does not follow the contract: a value cannot be decoded") from e
+            raise ContractFault(
+                "InvalidParameter", "The message does not follow the contract: a value cannot be decoded"
+            ) from e
 
     # -- output ----------------------------------------------------------------
 
@@ -159,8 +163,10 @@ class WcfSoap11(Soap11):
         else:
             out_message = ctx.descriptor.out_message
             wrapper = etree.SubElement(body, f"{{{TNS}}}{out_message.get_type_name()}", nsmap={None: TNS})
-            for (name, cls), value in zip(out_message._type_info.items(), ctx.out_object):
-                write_value(wrapper, name, cls, value, nsmap={"i": NS_XSI} if is_complex(cls) or value is None else None)
+            for (name, cls), value in zip(out_message._type_info.items(), ctx.out_object, strict=True):
+                write_value(
+                    wrapper, name, cls, value, nsmap={"i": NS_XSI} if is_complex(cls) or value is None else None
+                )
         ctx.out_document = envelope
         ctx.out_body_doc = body
         self.event_manager.fire_event("after_serialize", ctx)

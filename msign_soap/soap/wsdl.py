@@ -10,10 +10,11 @@ service. The result equals the real service's WSDL but for ``soap:address``;
 
 from __future__ import annotations
 
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 from lxml import etree
-from spyne import Array, Boolean, ByteArray, DateTime, Integer32, Unicode
+from spyne import Boolean, ByteArray, DateTime, Integer32, Unicode
 from spyne.model.enum import EnumBase
 
 from ..constants import NS_SERIALIZATION, NS_WSDL, NS_WSDL_SOAP, NS_XSD, PORT_TYPE, TNS, action_for
@@ -165,9 +166,7 @@ class _SchemaWriter:
                     _serialization_appinfo(enumeration, "EnumerationValue", str(number))
             self._global_element(name)
             return
-        sequence = etree.SubElement(
-            etree.SubElement(self.schema, _xs("complexType"), name=name), _xs("sequence")
-        )
+        sequence = etree.SubElement(etree.SubElement(self.schema, _xs("complexType"), name=name), _xs("sequence"))
         if is_array(cls):
             ((item, item_cls),) = cls._type_info.items()
             _member(sequence, item, item_cls, many=True)

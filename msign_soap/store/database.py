@@ -51,9 +51,7 @@ def open_store(url: str) -> Store:
         url = url.replace("sqlite://", "sqlite+pool://", 1)
         kwargs = {"pragmas": _SQLITE_PRAGMAS, "check_same_thread": False, "max_connections": 32}
     elif url.startswith(("postgres://", "postgresql://")):
-        url = url.replace("postgres://", "postgresql://", 1).replace(
-            "postgresql://", "postgresql+pool://", 1
-        )
+        url = url.replace("postgres://", "postgresql://", 1).replace("postgresql://", "postgresql+pool://", 1)
         kwargs = {"max_connections": 32}
     else:
         raise ConfigurationError(f"unsupported database URL scheme: {url.split(':', 1)[0]}")

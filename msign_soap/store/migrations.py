@@ -6,8 +6,8 @@ has shipped. Version 1 creates the initial schema.
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
-from typing import Callable
+from collections.abc import Callable
+from datetime import UTC, datetime
 
 import peewee as pw
 
@@ -43,7 +43,7 @@ def migrate(db: pw.Database, models: Models) -> int:
             continue
         try:
             with db.atomic():
-                models.SchemaVersion.create(version=version, applied_at=datetime.now(timezone.utc))
+                models.SchemaVersion.create(version=version, applied_at=datetime.now(UTC))
                 step(db, models)
         except pw.IntegrityError:
             continue  # applied concurrently by another process

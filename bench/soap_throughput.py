@@ -1,0 +1,174 @@
+"""PostSignRequest and GetSignResponse throughput over HTTP, against a canned baseline.
+
+Both servers are the same stack (Werkzeug's threaded server on 127.0.0.1, in a
+child process): once serving the real service (Spyne, validation, SQLite), once
+a WSGI app that reads the body and answers the very same response bytes
+without doing anything. Clients are separate processes, each with one
+keep-alive connection, posting for a fixed time. The ratio real/canned is the
+figure; goals are >= 0.5x for PostSignRequest and >= 0.6x for GetSignResponse.
+
+    python bench/soap_throughput.py [--seconds 5] [--clients 4]
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import http.client
+import multiprocessing as mp
+import tempfile
+import time
+from pathlib import Path
+
+ACTION = "https://msign.gov.md/IMSign/"
+IDNP = "2004001234567"
+
+
+def post_body(i: int = 0) -> bytes:
+    import base64
+
+    digest = base64.b64encode(hashlib.sha1(str(i).encode()).digest()).decode()
+    return f"""<s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/"><s:Body>
+<PostSignRequest xmlns="https://msign.gov.md"><request xmlns:i="http://www.w3.org/2001/XMLSchema-instance">
+<ContentDescription>Benchmark request</ContentDescription><ContentType>Hash</ContentType>
+<Contents><SignContent><Content>{digest}</Content><CorrelationID>3408cc344e474a529f3425176a75d08e</CorrelationID>
+<Name i:nil="true"/></SignContent></Contents><ExpectedSigner><ID>{IDNP}</ID></ExpectedSigner>
+<ShortContentDescription>Benchmark</ShortContentDescription></request></PostSignRequest></s:Body></s:Envelope>""".encode()
+
+
+def get_body(request_id: str) -> bytes:
+    return f"""<s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/"><s:Body>
+<GetSignResponse xmlns="https://msign.gov.md"><requestID>{request_id}</requestID><language>en</language>
+</GetSignResponse></s:Body></s:Envelope>""".encode()
+
+
+def _serve(mode: str, data_dir: str, canned: dict, ready: mp.Queue) -> None:
+    import logging
+
+    from werkzeug.serving import make_server
+
+    logging.disable(logging.CRITICAL)
+    if mode == "canned":
+
+        def app(environ, start_response):
+            environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0))
+            body = canned[environ.get("HTTP_SOAPACTION", "").strip('"')]
+            start_response("200 OK", [("Content-Type", "text/xml; charset=utf-8"), ("Content-Length", str(len(body)))])
+            return [body]
+    else:
+        from msign_soap.app import create_app
+        from msign_soap.config import load_config
+
+        app = create_app(load_config(environ={}, data_dir=Path(data_dir)))
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    ready.put(server.server_port)
+    server.serve_forever()
+
+
+def _client(port: int, action: str, body: bytes, seconds: float, results: mp.Queue) -> None:
+    connection = http.client.HTTPConnection("127.0.0.1", port)
+    headers = {"Content-Type": "text/xml; charset=utf-8", "SOAPAction": f'"{action}"'}
+    done = errors = 0
+    end = time.perf_counter() + seconds
+    while time.perf_counter() < end:
+        connection.request("POST", "/MSign.svc", body=body, headers=headers)
+        response = connection.getresponse()
+        response.read()
+        if response.status == 200:
+            done += 1
+        else:
+            errors += 1
+    connection.close()
+    results.put((done, errors))
+
+
+def measure(port: int, action: str, body: bytes, seconds: float, clients: int) -> tuple[float, int]:
+    results: mp.Queue = mp.Queue()
+    workers = [mp.Process(target=_client, args=(port, action, body, seconds, results)) for _ in range(clients)]
+    start = time.perf_counter()
+    for w in workers:
+        w.start()
+    totals = [results.get() for _ in workers]
+    for w in workers:
+        w.join()
+    elapsed = time.perf_counter() - start
+    return sum(d for d, _ in totals) / elapsed, sum(e for _, e in totals)
+
+
+def start_server(mode: str, data_dir: str, canned: dict) -> tuple[mp.Process, int]:
+    ready: mp.Queue = mp.Queue()
+    process = mp.Process(target=_serve, args=(mode, data_dir, canned, ready), daemon=True)
+    process.start()
+    return process, ready.get(timeout=60)
+
+
+def one_call(port: int, action: str, body: bytes) -> bytes:
+    connection = http.client.HTTPConnection("127.0.0.1", port)
+    connection.request(
+        "POST",
+        "/MSign.svc",
+        body=body,
+        headers={"Content-Type": "text/xml; charset=utf-8", "SOAPAction": f'"{action}"'},
+    )
+    response = connection.getresponse()
+    data = response.read()
+    connection.close()
+    assert response.status == 200, data
+    return data
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--seconds", type=float, default=5.0)
+    parser.add_argument("--clients", type=int, default=4)
+    args = parser.parse_args()
+    mp.set_start_method("spawn")
+
+    with tempfile.TemporaryDirectory() as data_dir:
+        # The real server first: it gives the exact bytes the canned one replays.
+        real, port = start_server("real", data_dir, {})
+        post_response = one_call(port, ACTION + "PostSignRequest", post_body())
+        request_id = post_response.split(b"<PostSignRequestResult>")[1].split(b"<")[0].decode()
+        _complete(data_dir, request_id)
+        get_response = one_call(port, ACTION + "GetSignResponse", get_body(request_id))
+        canned = {ACTION + "PostSignRequest": post_response, ACTION + "GetSignResponse": get_response}
+        figures = {}
+        for op, body in (("PostSignRequest", post_body()), ("GetSignResponse", get_body(request_id))):
+            figures[(op, "real")] = measure(port, ACTION + op, body, args.seconds, args.clients)
+        real.terminate()
+        real.join()
+
+        baseline, port = start_server("canned", data_dir, canned)
+        for op, body in (("PostSignRequest", post_body()), ("GetSignResponse", get_body(request_id))):
+            figures[(op, "canned")] = measure(port, ACTION + op, body, args.seconds, args.clients)
+        baseline.terminate()
+        baseline.join()
+
+    print(
+        f"{args.clients} client processes x {args.seconds:g} s each, one keep-alive connection per client, "
+        f"{mp.cpu_count()} cores; GetSignResponse returns a finished request "
+        f"({len(get_response)} bytes)"
+    )
+    print(f"{'operation':<18}{'real req/s':>12}{'canned req/s':>14}{'ratio':>8}{'goal':>7}{'errors':>8}")
+    for op, goal in (("PostSignRequest", 0.5), ("GetSignResponse", 0.6)):
+        (real_rate, real_errors), (canned_rate, canned_errors) = figures[(op, "real")], figures[(op, "canned")]
+        print(
+            f"{op:<18}{real_rate:>12.0f}{canned_rate:>14.0f}{real_rate / canned_rate:>7.2f}x{goal:>6.1f}x"
+            f"{real_errors + canned_errors:>8}"
+        )
+
+
+def _complete(data_dir: str, request_id: str) -> None:
+    """Finish the request the way the signing flow will: a certificate and a XAdES-sized signature."""
+    from msign_soap.config import load_config
+    from msign_soap.core import RequestService
+    from msign_soap.store import open_store
+
+    store = open_store(load_config(environ={}, data_dir=Path(data_dir)).database)
+    requests = RequestService(store, load_config(environ={}, data_dir=Path(data_dir)))
+    requests.complete(request_id, [(b"\x30\x82" + bytes(1500), b"<?xml version='1.0'?>" + b"x" * 8000)])
+    store.close()
+
+
+if __name__ == "__main__":
+    main()
