@@ -170,3 +170,16 @@ def test_unexpected_errors_reveal_nothing(service, client, monkeypatch):
 def test_other_http_methods_are_refused(live_server):
     response = requests.put(live_server.soap_url, data=b"x", timeout=10)
     assert response.status_code == 405
+
+
+def test_reasons_quoting_the_caller_are_bounded(live_server):
+    action = "urn:" + "x" * 100_000
+    body = (
+        '<s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/"><s:Header>'
+        f'<Action xmlns="http://schemas.microsoft.com/ws/2005/05/addressing/none">{action}</Action></s:Header>'
+        '<s:Body><GetSignResponse xmlns="https://msign.gov.md"/></s:Body></s:Envelope>'
+    )
+    code, reason = fault_of(live_server.post_raw(body))
+    assert code == "s:Client"
+    assert reason.startswith("The Action header 'urn:xxx")
+    assert len(reason) <= 500

@@ -35,6 +35,8 @@ _MUST_UNDERSTAND = f"{{{NS_SOAP_ENV}}}mustUnderstand"
 _XML_LANG = "{http://www.w3.org/XML/1998/namespace}lang"
 _NS_IN_MESSAGE = re.compile(r"\{[^}]*\}")
 _PREFIX = "s"
+#: Reasons may quote what the caller sent; never echo more than this.
+MAX_REASON = 500
 
 
 def _schema_message(error: Any) -> str:
@@ -53,8 +55,8 @@ def _append_fault(body: etree._Element, code: str, reason: str) -> None:
     etree.SubElement(element, "faultcode").text = code
     faultstring = etree.SubElement(element, "faultstring")
     faultstring.set(_XML_LANG, "en-US")
-    faultstring.text = reason
-    log.info("fault %s: %s", code, reason)
+    faultstring.text = reason if len(reason) <= MAX_REASON else reason[: MAX_REASON - 1] + "…"
+    log.info("fault %s: %s", code, faultstring.text)
 
 
 def fault_envelope(code: str, reason: str) -> bytes:
