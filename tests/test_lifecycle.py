@@ -156,3 +156,27 @@ def test_requests_belong_to_their_consumer(service):
 
     with pytest.raises(AuthorizationFailed):
         service.requests.get(b, request_id, None)
+
+
+def test_the_maintenance_thread_expires_requests(tmp_path, clock):
+    import time
+
+    from .conftest import make_service
+
+    svc = make_service(tmp_path, clock, maintenance_interval=1)
+    stop = svc.start_maintenance()
+    try:
+        consumer = svc.requests.demo_consumer()
+        request_id = svc.requests.post(consumer, SignRequestInput("Hash", [SignContentInput(sha1("x"))], "Short"))
+        clock.advance(seconds=svc.config.request_lifetime)
+        m = svc.store.models
+        deadline = time.monotonic() + 30
+        status = "Pending"
+        while status == "Pending" and time.monotonic() < deadline:
+            with svc.store.db.connection_context():
+                status = m.SignRequest.get_by_id(request_id).status
+            stop.wait(0.05)
+        assert status == "Expired"
+    finally:
+        stop.set()
+        svc.close()
