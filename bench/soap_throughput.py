@@ -7,7 +7,7 @@ without doing anything. Clients are separate processes, each with one
 keep-alive connection, posting for a fixed time. The ratio real/canned is the
 figure; goals are >= 0.5x for PostSignRequest and >= 0.6x for GetSignResponse.
 
-    python bench/soap_throughput.py [--seconds 5] [--clients 4]
+    python bench/soap_throughput.py [--seconds 3] [--clients 4] [--rounds 5]
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ import argparse
 import hashlib
 import http.client
 import multiprocessing as mp
+import statistics
 import tempfile
 import time
 from pathlib import Path
@@ -119,43 +120,56 @@ def one_call(port: int, action: str, body: bytes) -> bytes:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--seconds", type=float, default=5.0)
-    parser.add_argument("--clients", type=int, default=4)
+    parser.add_argument("--seconds", type=float, default=3.0, help="length of one measurement")
+    parser.add_argument("--clients", type=int, default=4, help="client processes")
+    parser.add_argument("--rounds", type=int, default=5, help="alternating real/canned rounds")
     args = parser.parse_args()
     mp.set_start_method("spawn")
 
     with tempfile.TemporaryDirectory() as data_dir:
         # The real server first: it gives the exact bytes the canned one replays.
-        real, port = start_server("real", data_dir, {})
-        post_response = one_call(port, ACTION + "PostSignRequest", post_body())
+        real, real_port = start_server("real", data_dir, {})
+        post_response = one_call(real_port, ACTION + "PostSignRequest", post_body())
         request_id = post_response.split(b"<PostSignRequestResult>")[1].split(b"<")[0].decode()
         _complete(data_dir, request_id)
-        get_response = one_call(port, ACTION + "GetSignResponse", get_body(request_id))
+        get_response = one_call(real_port, ACTION + "GetSignResponse", get_body(request_id))
         canned = {ACTION + "PostSignRequest": post_response, ACTION + "GetSignResponse": get_response}
-        figures = {}
-        for op, body in (("PostSignRequest", post_body()), ("GetSignResponse", get_body(request_id))):
-            figures[(op, "real")] = measure(port, ACTION + op, body, args.seconds, args.clients)
-        real.terminate()
-        real.join()
+        baseline, canned_port = start_server("canned", data_dir, canned)
+        bodies = {"PostSignRequest": post_body(), "GetSignResponse": get_body(request_id)}
 
-        baseline, port = start_server("canned", data_dir, canned)
-        for op, body in (("PostSignRequest", post_body()), ("GetSignResponse", get_body(request_id))):
-            figures[(op, "canned")] = measure(port, ACTION + op, body, args.seconds, args.clients)
-        baseline.terminate()
-        baseline.join()
+        # Rounds alternate which server goes first, so that drift in the
+        # machine's load affects both sides alike; the median ratio is reported.
+        rounds: dict[str, list[tuple[float, float]]] = {op: [] for op in bodies}
+        errors = 0
+        for round_number in range(args.rounds):
+            for op, body in bodies.items():
+                order = [("real", real_port), ("canned", canned_port)]
+                if round_number % 2:
+                    order.reverse()
+                rates = {}
+                for name, port in order:
+                    rates[name], failed = measure(port, ACTION + op, body, args.seconds, args.clients)
+                    errors += failed
+                rounds[op].append((rates["real"], rates["canned"]))
+        for process in (real, baseline):
+            process.terminate()
+            process.join()
 
     print(
-        f"{args.clients} client processes x {args.seconds:g} s each, one keep-alive connection per client, "
-        f"{mp.cpu_count()} cores; GetSignResponse returns a finished request "
-        f"({len(get_response)} bytes)"
+        f"{args.rounds} rounds x {args.seconds:g} s per server and operation, {args.clients} client processes "
+        f"with one keep-alive connection each, {mp.cpu_count()} cores; GetSignResponse reads a finished "
+        f"request ({len(get_response)} bytes)"
     )
-    print(f"{'operation':<18}{'real req/s':>12}{'canned req/s':>14}{'ratio':>8}{'goal':>7}{'errors':>8}")
+    print(f"{'operation':<18}{'real req/s':>12}{'canned req/s':>14}{'ratio':>8}{'goal':>7}   per-round ratios")
     for op, goal in (("PostSignRequest", 0.5), ("GetSignResponse", 0.6)):
-        (real_rate, real_errors), (canned_rate, canned_errors) = figures[(op, "real")], figures[(op, "canned")]
+        ratios = [r / c for r, c in rounds[op]]
+        real_rate = statistics.median(r for r, _ in rounds[op])
+        canned_rate = statistics.median(c for _, c in rounds[op])
         print(
-            f"{op:<18}{real_rate:>12.0f}{canned_rate:>14.0f}{real_rate / canned_rate:>7.2f}x{goal:>6.1f}x"
-            f"{real_errors + canned_errors:>8}"
+            f"{op:<18}{real_rate:>12.0f}{canned_rate:>14.0f}{statistics.median(ratios):>7.2f}x{goal:>6.1f}x   "
+            + " ".join(f"{r:.2f}" for r in ratios)
         )
+    print(f"errors: {errors}")
 
 
 def _complete(data_dir: str, request_id: str) -> None:

@@ -7,6 +7,7 @@ import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
+import spyne.const
 from werkzeug.wrappers import Request, Response
 
 from .config import Config
@@ -22,11 +23,15 @@ log = logging.getLogger(__name__)
 SOAP_PATH = "/MSign.svc"
 
 
-def _quiet_spyne() -> None:
+def _tune_spyne() -> None:
     # Spyne logs every fault, expected ones included, with a traceback; the
     # SOAP layer logs faults itself, and unexpected errors with their traceback.
     logging.getLogger("spyne").setLevel(logging.CRITICAL)
     logging.getLogger("spyne.application.server").setLevel(logging.ERROR)
+    # Spyne runs gc.collect() after a request at most once a second, to close
+    # uploaded files early; this service keeps no files in its contexts, and
+    # the full collection costs ~7% of a busy server's time.
+    spyne.const.MIN_GC_INTERVAL = float("inf")
 
 
 @dataclass
@@ -62,7 +67,7 @@ class Service:
 
 def create_app(config: Config, clock: Clock = utcnow) -> Service:
     """Open the database, migrate it, and build the WSGI application."""
-    _quiet_spyne()
+    _tune_spyne()
     store = open_store(config.database)
     requests = RequestService(store, config, clock)
     soap = create_soap_app(requests)

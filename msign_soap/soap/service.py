@@ -19,31 +19,20 @@ __all__ = ["MSignService"]
 _OPTIONAL = {"min_occurs": 0, "nillable": True}
 
 
-def _join(value: Any) -> bytes | None:
-    """Spyne hands base64Binary values over as a tuple of chunks."""
-    if value is None:
-        return None
-    return b"".join(value) if isinstance(value, (list, tuple)) else bytes(value)
-
-
-def _name(value: Any) -> str | None:
-    """Spyne hands enum values over as its own objects; the core wants names."""
-    return None if value is None else str(value)
-
-
-def _sign_request(request: t.SignRequest | None) -> SignRequestInput | None:
+def _sign_request(request: Any) -> SignRequestInput | None:
+    """The core's input from the request as :func:`~.wcf.read_members` reads it."""
     if request is None:
         return None
     signer = request.ExpectedSigner
     return SignRequestInput(
-        content_type=_name(request.ContentType),
+        content_type=request.ContentType,
         contents=None
         if request.Contents is None
         else [
             None
             if c is None
             else SignContentInput(
-                content=_join(c.Content),
+                content=c.Content,
                 correlation_id=c.CorrelationID,
                 multiple_signatures=c.MultipleSignatures,
                 name=c.Name,
@@ -57,7 +46,7 @@ def _sign_request(request: t.SignRequest | None) -> SignRequestInput | None:
         if signer is None
         else CoreExpectedSigner(
             id=signer.ID,
-            delegator_type=_name(signer.DelegatorType),
+            delegator_type=signer.DelegatorType,
             delegator_id=signer.DelegatorID,
             delegated_role_id=signer.DelegatedRoleID,
         ),
