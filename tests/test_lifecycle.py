@@ -180,3 +180,46 @@ def test_the_maintenance_thread_expires_requests(tmp_path, clock):
     finally:
         stop.set()
         svc.close()
+
+
+def test_concurrent_transitions_end_in_exactly_one_state(tmp_path):
+    import threading
+
+    from .conftest import make_service
+
+    svc = make_service(tmp_path)  # real clock, real threads, one SQLite file
+    try:
+        consumer = svc.requests.demo_consumer()
+        request_id = svc.requests.post(consumer, SignRequestInput("Hash", [SignContentInput(sha1("x"))], "Short"))
+        outcomes: list[str] = []
+        barrier = threading.Barrier(8)
+
+        def finish(n: int) -> None:
+            barrier.wait()
+            try:
+                if n % 2:
+                    svc.requests.complete(request_id, [(b"cert%d" % n, b"sig%d" % n)])
+                    outcomes.append(f"complete{n}")
+                else:
+                    svc.requests.fail(request_id)
+                    outcomes.append(f"fail{n}")
+            except MSignError as e:
+                assert "not Pending" in e.reason
+                outcomes.append("refused")
+
+        threads = [threading.Thread(target=finish, args=(n,)) for n in range(8)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        winners = [o for o in outcomes if o != "refused"]
+        assert len(outcomes) == 8 and len(winners) == 1
+        response = svc.requests.get(consumer, request_id, "en")
+        if winners[0].startswith("complete"):
+            n = int(winners[0][len("complete") :])
+            assert response.status.value == "Success"
+            assert (response.results[0].certificate, response.results[0].signature) == (b"cert%d" % n, b"sig%d" % n)
+        else:
+            assert response.status.value == "Failure"
+    finally:
+        svc.close()

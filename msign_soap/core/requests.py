@@ -160,7 +160,7 @@ class RequestService:
         now = self.clock()
         signer = valid.expected_signer
         request_id = new_request_id()
-        with self.store.db.connection_context(), self.store.db.atomic():
+        with self.store.db.connection_context(), self.store.write():
             self._insert_request.execute(
                 {
                     "request_id": request_id,
@@ -236,7 +236,7 @@ class RequestService:
         :raises MSignError: the request is no longer Pending, or the count is wrong.
         """
         m = self.store.models
-        with self.store.db.connection_context(), self.store.db.atomic():
+        with self.store.db.connection_context(), self.store.write():
             row = self._load(request_id)
             count = m.SignContent.select().where(m.SignContent.request == request_id).count()
             if len(results) != count:
@@ -253,7 +253,7 @@ class RequestService:
 
         :raises MSignError: the request is no longer Pending.
         """
-        with self.store.db.connection_context(), self.store.db.atomic():
+        with self.store.db.connection_context(), self.store.write():
             row = self._load(request_id)
             if not self._finish(request_id, SignStatus.FAILURE, failure_reason=reason):
                 raise MSignError(f"request {request_id} is {row.status}, not Pending")
@@ -268,7 +268,7 @@ class RequestService:
                 .where((m.SignRequest.status == SignStatus.PENDING.value) & (m.SignRequest.expires_at <= now))
                 .execute()
             )
-            with self.store.db.atomic():
+            with self.store.write():
                 stale = m.SignRequest.select(m.SignRequest.request_id).where(
                     (m.SignRequest.finished_at <= now - timedelta(seconds=self.config.document_retention))
                     & (m.SignRequest.documents_deleted == False)  # noqa: E712
@@ -277,7 +277,7 @@ class RequestService:
                 if ids:
                     m.SignContent.update(content=None).where(m.SignContent.request.in_(ids)).execute()
                     m.SignRequest.update(documents_deleted=True).where(m.SignRequest.request_id.in_(ids)).execute()
-            with self.store.db.atomic():
+            with self.store.write():
                 old = m.SignRequest.select(m.SignRequest.request_id).where(
                     m.SignRequest.finished_at <= now - timedelta(seconds=self.config.result_retention)
                 )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import peewee as pw
 from playhouse.db_url import connect
@@ -10,6 +11,7 @@ from playhouse.db_url import connect
 from ..errors import ConfigurationError
 from .migrations import migrate
 from .models import Models, define_models
+from .transactions import write_transaction
 
 __all__ = ["Store", "open_store"]
 
@@ -27,6 +29,10 @@ class Store:
     def __init__(self, db: pw.Database) -> None:
         self.db = db
         self.models: Models = define_models(db)
+
+    def write(self) -> Any:
+        """A transaction that will write (see :func:`.write_transaction`)."""
+        return write_transaction(self.db)
 
     def close(self) -> None:
         """Close the database (all pooled connections)."""

@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 import peewee as pw
 
 from .models import Models
+from .transactions import write_transaction
 
 __all__ = ["MIGRATIONS", "current_version", "migrate"]
 
@@ -42,7 +43,7 @@ def migrate(db: pw.Database, models: Models) -> int:
         if version <= current_version(db, models):
             continue
         try:
-            with db.atomic():
+            with write_transaction(db):
                 models.SchemaVersion.create(version=version, applied_at=datetime.now(UTC))
                 step(db, models)
         except pw.IntegrityError:
