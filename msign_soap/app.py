@@ -13,6 +13,8 @@ from werkzeug.wrappers import Request, Response
 from .config import Config
 from .core import RequestService, utcnow
 from .core.requests import Clock
+from .pki import TSA_PATH, DemoPki, create_pki_app, load_demo_pki
+from .signing.timestamp import LocalTsa, Timestamper
 from .soap import create_soap_app
 from .store import Store, open_store
 
@@ -21,6 +23,8 @@ __all__ = ["Service", "create_app"]
 log = logging.getLogger(__name__)
 
 SOAP_PATH = "/MSign.svc"
+#: Paths of the demo PKI's services (TSA, OCSP, CRLs, CA certificates).
+PKI_PREFIX = "/pki/"
 
 
 def _tune_spyne() -> None:
@@ -36,12 +40,15 @@ def _tune_spyne() -> None:
 
 @dataclass
 class Service:
-    """A running service: its WSGI app, its core and its database."""
+    """A running service: its WSGI app, its core and its database; with
+    ``demo_pki``, the demo PKI and a time-stamper signing with its TSA."""
 
     config: Config
     store: Store
     requests: RequestService
     wsgi: Callable[[dict, Callable], Iterable[bytes]]
+    pki: DemoPki | None = None
+    timestamper: Timestamper | None = None
 
     def __call__(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
         return self.wsgi(environ, start_response)
@@ -66,8 +73,12 @@ class Service:
 
 
 def create_app(config: Config, clock: Clock = utcnow) -> Service:
-    """Open the database, migrate it, and build the WSGI application."""
+    """Load (or create) the demo PKI if enabled, open the database, migrate
+    it, and build the WSGI application."""
     _tune_spyne()
+    pki = load_demo_pki(config.data_dir / "pki", config.base_url) if config.demo_pki else None
+    tsa = LocalTsa(pki.tsa.certificate, pki.tsa.private_key, pki.tsa.chain) if pki else None
+    pki_app = create_pki_app(pki, tsa) if pki else None
     store = open_store(config.database)
     requests = RequestService(store, config, clock)
     soap = create_soap_app(requests)
@@ -76,9 +87,11 @@ def create_app(config: Config, clock: Clock = utcnow) -> Service:
         path = environ.get("PATH_INFO", "")
         if path.rstrip("/").lower() == SOAP_PATH.lower():
             return soap(environ, start_response)
+        if pki_app is not None and (path == TSA_PATH or path.startswith(PKI_PREFIX)):
+            return pki_app(environ, start_response)
         return _pages(environ, start_response)
 
-    return Service(config, store, requests, wsgi)
+    return Service(config, store, requests, wsgi, pki, tsa)
 
 
 def _pages(environ: dict, start_response: Callable) -> Iterable[bytes]:

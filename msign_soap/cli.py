@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import logging
 import sys
 from pathlib import Path
+from typing import Any
 
 from . import __version__
 from .config import load_config
@@ -23,8 +25,12 @@ def _serve(args: argparse.Namespace) -> int:
         args.config, host=args.host, port=args.port, data_dir=args.data_dir, database_url=args.database_url
     )
     config.data_dir.mkdir(parents=True, exist_ok=True)
+    # Bind first: with --port 0 the demo PKI's URLs must name the real port.
+    server = make_server(config.host, config.port, _not_ready, threaded=True)
+    if config.public_url is None and config.port == 0:
+        config = dataclasses.replace(config, port=server.server_port)
     service = create_app(config)
-    server = make_server(config.host, config.port, service, threaded=True)
+    server.app = service
     stop = service.start_maintenance()
     host = f"[{config.host}]" if ":" in config.host else config.host
     base = f"http://{host}:{server.server_port}"
@@ -40,6 +46,11 @@ def _serve(args: argparse.Namespace) -> int:
         server.server_close()
         service.close()
     return 0
+
+
+def _not_ready(environ: dict, start_response: Any) -> list[bytes]:
+    start_response("503 Service Unavailable", [("Content-Type", "text/plain"), ("Retry-After", "1")])
+    return [b"starting"]
 
 
 def _wsdl(args: argparse.Namespace) -> int:

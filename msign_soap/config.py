@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from .errors import ConfigurationError
 
@@ -35,6 +36,13 @@ class Config:
     database_url: str | None = None
     host: str = "127.0.0.1"
     port: int = 8080
+    #: Absolute http(s) URL at which clients reach this service (behind a
+    #: reverse proxy, say); certificates of the demo PKI point under it.
+    #: Default: ``http://{host}:{port}``.
+    public_url: str | None = None
+    #: Generate (once, in ``data_dir/pki``) and serve the demo PKI: CAs, demo
+    #: people, TSA at ``/tsa``, OCSP and CRLs under ``/pki/``.
+    demo_pki: bool = True
     #: An HTTP caller without a client certificate is the demo consumer.
     demo_mode: bool = True
     #: A Pending request becomes Expired after this long.
@@ -74,6 +82,18 @@ class Config:
             raise ConfigurationError(f"port must be between 0 (any free port) and 65535, not {self.port}")
         if self.max_total_content_bytes > self.max_body_bytes:
             raise ConfigurationError("max_total_content_bytes must not exceed max_body_bytes")
+        if self.public_url is not None and not _is_base_url(self.public_url):
+            raise ConfigurationError(
+                f"public_url must be an absolute http:// or https:// URL without query, not {self.public_url!r}"
+            )
+
+    @property
+    def base_url(self) -> str:
+        """The effective public URL, without a trailing slash."""
+        if self.public_url:
+            return self.public_url.rstrip("/")
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self.port}"
 
     @property
     def database(self) -> str:
@@ -81,6 +101,16 @@ class Config:
         if self.database_url:
             return self.database_url
         return f"sqlite:///{(self.data_dir / 'msign.sqlite3').resolve()}"
+
+
+def _is_base_url(value: object) -> bool:
+    if not isinstance(value, str):
+        return False
+    try:
+        parts = urlsplit(value)
+    except ValueError:
+        return False
+    return parts.scheme in ("http", "https") and bool(parts.hostname) and not parts.query and not parts.fragment
 
 
 _FIELDS = {f.name: f for f in dataclasses.fields(Config) if f.name != "extra"}

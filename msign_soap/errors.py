@@ -11,10 +11,13 @@ __all__ = [
     "AuthenticationFailed",
     "AuthorizationFailed",
     "ConfigurationError",
+    "InvalidDocument",
     "InvalidParameter",
     "MSignError",
     "NotAvailable",
     "RequestNotFound",
+    "SigningError",
+    "TimestampError",
 ]
 
 
@@ -70,3 +73,22 @@ class NotAvailable(MSignError):
 
 class ConfigurationError(MSignError):
     """The configuration is invalid; raised at start-up, never per request."""
+
+
+class SigningError(MSignError):
+    """A signature could not be produced: the signer's value does not verify,
+    the signer's key is of an unsupported type, or a stored draft is damaged.
+    """
+
+
+class InvalidDocument(MSignError):
+    """A document to sign cannot be read or cannot take a signature (a
+    damaged or encrypted PDF, one whose certification forbids more
+    signatures); the caller names the offending parameter.
+    """
+
+
+class TimestampError(MSignError):
+    """A time-stamp could not be obtained: the TSA is unreachable, refused the
+    request, or answered with a token that does not match it (imprint, nonce).
+    """

@@ -22,6 +22,8 @@ from zeep.transports import Transport
 from msign_soap.app import Service, create_app
 from msign_soap.config import load_config
 
+from .pki_support import seed_demo_pki
+
 DATA = Path(__file__).parent / "data"
 REFERENCE_WSDL = DATA / "MSign.reference.wsdl"
 BINDING = "{https://msign.gov.md}BasicHttpBinding_IMSign"
@@ -43,6 +45,9 @@ class FrozenClock:
 
 
 def make_service(tmp_path: Path, clock: Any = None, **settings: Any) -> Service:
+    """A service on a fresh data directory, seeded with the session's demo PKI."""
+    if settings.get("demo_pki", True) and not (tmp_path / "data" / "pki").exists():
+        seed_demo_pki(tmp_path / "data")
     config = load_config(environ={}, data_dir=tmp_path / "data", **settings)
     return create_app(config, clock) if clock else create_app(config)
 

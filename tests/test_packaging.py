@@ -42,6 +42,9 @@ def test_wheel_ships_the_contract_templates_and_catalogs(tmp_path):
         "from werkzeug.test import Client\n"
         "svc = create_app(load_config(environ={}, data_dir=sys.argv[2]))\n"
         "r = Client(svc).get('/MSign.svc?singleWsdl'); assert r.status_code == 200\n"
+        "stray = [n for n, m in list(sys.modules.items()) if n.startswith('msign_soap') and m.__file__\n"
+        "         and not m.__file__.startswith(sys.argv[1])]\n"
+        "assert not stray, stray\n"
         "print(len(r.get_data()))\n"
     )
     env = dict(os.environ, PYTHONPATH=str(target))
@@ -55,3 +58,13 @@ def test_wheel_ships_the_contract_templates_and_catalogs(tmp_path):
     )
     assert result.returncode == 0, result.stderr
     assert int(result.stdout) > 20000
+
+
+def test_every_package_is_listed_in_setup_cfg():
+    import configparser
+
+    parser = configparser.ConfigParser()
+    parser.read(ROOT / "setup.cfg")
+    listed = set(parser["options"]["packages"].split())
+    on_disk = {".".join(init.parent.relative_to(ROOT).parts) for init in (ROOT / "msign_soap").rglob("__init__.py")}
+    assert on_disk <= listed, f"missing from setup.cfg [options] packages: {sorted(on_disk - listed)}"
