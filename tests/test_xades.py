@@ -1,0 +1,772 @@
+"""XAdES-T over a precomputed digest: xmlsec1, signxml, the XSDs and openssl judge the output."""
+
+from __future__ import annotations
+
+import base64
+import dataclasses
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from asn1crypto import cms, tsp
+from asn1crypto import keys as asn1_keys
+from asn1crypto import x509 as asn1_x509
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
+from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+from lxml import etree
+
+from msign_soap.errors import InvalidParameter, SigningError, TimestampError
+from msign_soap.signing import XadesDraft, finish_xades, prepare_xades, sign_xades_with_key
+from msign_soap.signing.timestamp import Timestamper
+
+REPO = Path(__file__).resolve().parent.parent
+NS = {"ds": "http://www.w3.org/2000/09/xmldsig#", "xades": "http://uri.etsi.org/01903/v1.3.2#"}
+SIGNED_PROPERTIES = "http://uri.etsi.org/01903/v1.3.2#:SignedProperties"
+SIGNING_TIME = datetime(2026, 11, 28, 12, 0, 0, tzinfo=UTC)
+TSA_TIME = SIGNING_TIME + timedelta(seconds=5)
+URI = "urn:msign:content:3408cc344e474a529f3425176a75d08e"
+OTHER_URI = "urn:msign:content:1"
+DOCUMENT = "Contract de prestări servicii nr. 17 din 28.11.2026\n".encode()
+OTHER_DOCUMENT = b"Contract de prestari servicii nr. 18\n"
+IDNP = "2004001234567"
+ZERO_SHA1 = base64.b64encode(b"\0" * 20).decode()
+
+needs_xmlsec1 = pytest.mark.skipif(shutil.which("xmlsec1") is None, reason="xmlsec1 is not installed")
+needs_openssl = pytest.mark.skipif(shutil.which("openssl") is None, reason="openssl is not installed")
+
+
+# -- test PKI (the lead will switch these tests to the demo PKI fixture) ----------
+
+
+def _name(cn: str) -> x509.Name:
+    return x509.Name(
+        [
+            x509.NameAttribute(NameOID.COUNTRY_NAME, "MD"),
+            x509.NameAttribute(NameOID.COMMON_NAME, cn),
+            x509.NameAttribute(NameOID.SERIAL_NUMBER, IDNP),
+        ]
+    )
+
+
+def _issue(
+    cn: str, key: Any, issuer: tuple[x509.Certificate, Any] | None, *, ca: bool = False, tsa: bool = False
+) -> x509.Certificate:
+    now = datetime.now(UTC)
+    issuer_cert, issuer_key = issuer if issuer else (None, key)
+    builder = (
+        x509.CertificateBuilder()
+        .subject_name(_name(cn))
+        .issuer_name(issuer_cert.subject if issuer_cert else _name(cn))
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(min(now, SIGNING_TIME) - timedelta(days=1))
+        .not_valid_after(max(now, SIGNING_TIME) + timedelta(days=365))
+        .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True)
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
+        .add_extension(
+            x509.KeyUsage(
+                digital_signature=not ca,
+                content_commitment=not ca and not tsa,
+                key_encipherment=False,
+                data_encipherment=False,
+                key_agreement=False,
+                key_cert_sign=ca,
+                crl_sign=ca,
+                encipher_only=False,
+                decipher_only=False,
+            ),
+            critical=True,
+        )
+    )
+    if issuer_cert:
+        builder = builder.add_extension(
+            x509.AuthorityKeyIdentifier.from_issuer_public_key(issuer_cert.public_key()), critical=False
+        )
+    if tsa:
+        builder = builder.add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.TIME_STAMPING]), critical=True)
+    signing_key = key if issuer is None else issuer_key
+    return builder.sign(signing_key, None if isinstance(signing_key, ed25519.Ed25519PrivateKey) else hashes.SHA256())
+
+
+def _der(cert: x509.Certificate) -> bytes:
+    return cert.public_bytes(serialization.Encoding.DER)
+
+
+@dataclass
+class Signer:
+    cert: x509.Certificate
+    key: Any
+
+    @property
+    def der(self) -> bytes:
+        return _der(self.cert)
+
+
+@dataclass
+class Pki:
+    root: Signer
+    rsa: Signer
+    ec: Signer
+    other_rsa: Signer
+    other_ec: Signer
+    ed25519: Signer
+    tsa: Signer
+    other_root: Signer
+    files: dict[str, Path] = field(default_factory=dict)
+
+
+class DummyTsa:
+    """pyhanko's in-process TSA, behind msign-soap's ``Timestamper`` protocol."""
+
+    def __init__(self, tsa: Signer, root: Signer) -> None:
+        from pyhanko.sign.timestamps.dummy_client import DummyTimeStamper
+
+        key_der = tsa.key.private_bytes(
+            serialization.Encoding.DER, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+        self.stamper = DummyTimeStamper(
+            tsa_cert=asn1_x509.Certificate.load(tsa.der),
+            tsa_key=asn1_keys.PrivateKeyInfo.load(key_der),
+            certs_to_embed=[asn1_x509.Certificate.load(root.der)],
+            fixed_dt=TSA_TIME,
+        )
+        self.imprints: list[bytes] = []
+
+    @classmethod
+    def from_pem_files(cls, cert: str, key: str, root: str) -> DummyTsa:
+        def load(path: str) -> x509.Certificate:
+            return x509.load_pem_x509_certificate(Path(path).read_bytes())
+
+        private_key = serialization.load_pem_private_key(Path(key).read_bytes(), None)
+        return cls(Signer(load(cert), private_key), Signer(load(root), None))
+
+    def timestamp(self, message_imprint: bytes, hash_algorithm: str = "sha256") -> bytes:
+        self.imprints.append(message_imprint)
+        request = tsp.TimeStampReq(
+            {
+                "version": 1,
+                "message_imprint": {"hash_algorithm": {"algorithm": hash_algorithm}, "hashed_message": message_imprint},
+                "cert_req": True,
+            }
+        )
+        return self.stamper.request_tsa_response(request)["time_stamp_token"].dump()
+
+
+@pytest.fixture(scope="module")
+def pki(tmp_path_factory: pytest.TempPathFactory) -> Pki:
+    def rsa_key() -> rsa.RSAPrivateKey:
+        return rsa.generate_private_key(public_exponent=65537, key_size=2048)
+
+    root_key = rsa_key()
+    root = Signer(_issue("MSign Test Root", root_key, None, ca=True), root_key)
+    issuer = (root.cert, root.key)
+    signers = {}
+    for label, key in [
+        ("rsa", rsa_key()),
+        ("ec", ec.generate_private_key(ec.SECP256R1())),
+        ("other_rsa", rsa_key()),
+        ("other_ec", ec.generate_private_key(ec.SECP256R1())),
+        ("ed25519", ed25519.Ed25519PrivateKey.generate()),
+    ]:
+        signers[label] = Signer(_issue(f"Ion Popescu ({label})", key, issuer), key)
+    tsa_key = rsa_key()
+    tsa = Signer(_issue("MSign Test TSA", tsa_key, issuer, tsa=True), tsa_key)
+    other_root_key = ec.generate_private_key(ec.SECP256R1())
+    other_root = Signer(_issue("Another Root", other_root_key, None, ca=True), other_root_key)
+    result = Pki(root=root, tsa=tsa, other_root=other_root, **signers)
+
+    out = tmp_path_factory.mktemp("pki")
+    for label in ("root", "tsa", "other_root"):
+        path = out / f"{label}.pem"
+        path.write_bytes(getattr(result, label).cert.public_bytes(serialization.Encoding.PEM))
+        result.files[label] = path
+    result.files["tsa_key"] = out / "tsa.key.pem"
+    result.files["tsa_key"].write_bytes(
+        tsa.key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+    )
+    return result
+
+
+@pytest.fixture()
+def tsa(pki: Pki) -> DummyTsa:
+    return DummyTsa(pki.tsa, pki.root)
+
+
+def sign(
+    pki: Pki, tsa: Timestamper, signer: str = "rsa", document: bytes = DOCUMENT, algo: str = "sha1", **kw: Any
+) -> bytes:
+    who: Signer = getattr(pki, signer)
+    kw = {"signing_time": SIGNING_TIME, "reference_uri": URI, "description": "Contract nr. 17", **kw}
+    return sign_xades_with_key(hashlib.new(algo, document).digest(), who.der, [pki.root.der], who.key, tsa, **kw)
+
+
+# -- external verifiers -------------------------------------------------------------
+
+
+def xmlsec1_verify(
+    xml: bytes, tmp_path: Path, trusted: Path, document: bytes = DOCUMENT, uris: Sequence[str] = (URI,)
+) -> subprocess.CompletedProcess:
+    """``xmlsec1 --verify`` with the data reference(s) mapped to the document on disk."""
+    (tmp_path / "document.bin").write_bytes(document)
+    (tmp_path / "signature.xml").write_bytes(xml)
+    url_maps = [arg for uri in uris for arg in (f"--url-map:{uri}", str(tmp_path / "document.bin"))]
+    command = [
+        "xmlsec1", "--verify",
+        "--trusted-pem", str(trusted),
+        *url_maps,
+        "--id-attr:Id", SIGNED_PROPERTIES,
+        "--enabled-reference-uris", "same-doc,remote",
+        str(tmp_path / "signature.xml"),
+    ]  # fmt: skip
+    return subprocess.run(command, capture_output=True, text=True, timeout=60)
+
+
+def signxml_verify(xml: bytes, trusted: Path, document: bytes = DOCUMENT) -> None:
+    """signxml's XAdES verifier, with SHA-1 allowed for the data reference only."""
+    from signxml import DigestAlgorithm
+    from signxml.xades import XAdESSignatureConfiguration, XAdESVerifier
+
+    config = XAdESSignatureConfiguration(digest_algorithms=frozenset(DigestAlgorithm), expect_references=2)
+    XAdESVerifier().verify(xml, ca_pem_file=str(trusted), expect_config=config, uri_resolver=lambda uri: document)
+
+
+def xades_schema() -> etree.XMLSchema:
+    """xmldsig-core + XAdES 1.3.2 + XAdES 1.4.1 (ETSI 2016 editions), as signxml ships them."""
+    import signxml
+
+    base = Path(signxml.__file__).parent
+    imports = [
+        ("http://www.w3.org/2000/09/xmldsig#", base / "schemas" / "xmldsig-core-schema.xsd"),
+        ("http://uri.etsi.org/01903/v1.3.2#", base / "xades" / "schemas" / "XAdES01903v132-201601.xsd"),
+        ("http://uri.etsi.org/01903/v1.4.1#", base / "xades" / "schemas" / "XAdES01903v141-201601.xsd"),
+    ]
+    body = "".join(f'<xsd:import namespace="{ns}" schemaLocation="{path.as_uri()}"/>' for ns, path in imports)
+    wrapper = (
+        f'<xsd:schema xmlns:xsd="http://www.w3.org/2001/XMLSchema" targetNamespace="urn:msign:test">{body}</xsd:schema>'
+    )
+    return etree.XMLSchema(etree.fromstring(wrapper.encode()))
+
+
+def c14n_signature_value(xml: bytes) -> bytes:
+    value = etree.fromstring(xml).find("ds:SignatureValue", NS)
+    return etree.tostring(value, method="c14n", exclusive=True)
+
+
+def token_of(xml: bytes) -> bytes:
+    return base64.b64decode(etree.fromstring(xml).findtext(".//xades:EncapsulatedTimeStamp", namespaces=NS))
+
+
+def edit(xml: bytes, path: str, change: Callable[[etree._Element], object]) -> bytes:
+    root = etree.fromstring(xml)
+    change(root.find(path, NS))
+    return etree.tostring(root, xml_declaration=True, encoding="UTF-8")
+
+
+def set_text(text: str) -> Callable[[etree._Element], object]:
+    return lambda element: setattr(element, "text", text)
+
+
+# -- the signature verifies --------------------------------------------------------
+
+SIGNERS = [
+    pytest.param("rsa", "sha1", id="rsa-sha1"),
+    pytest.param("rsa", "sha256", id="rsa-sha256"),
+    pytest.param("ec", "sha1", id="ec-sha1"),
+    pytest.param("ec", "sha256", id="ec-sha256"),
+]
+
+
+@needs_xmlsec1
+@pytest.mark.parametrize(("signer", "algo"), SIGNERS)
+def test_xmlsec1_accepts(pki: Pki, tsa: DummyTsa, tmp_path: Path, signer: str, algo: str) -> None:
+    result = xmlsec1_verify(sign(pki, tsa, signer, algo=algo), tmp_path, pki.files["root"])
+    assert result.returncode == 0, result.stderr
+    assert "SignedInfo References (ok/all): 2/2" in result.stderr
+
+
+@pytest.mark.parametrize(("signer", "algo"), SIGNERS)
+def test_signxml_accepts(pki: Pki, tsa: DummyTsa, signer: str, algo: str) -> None:
+    signxml_verify(sign(pki, tsa, signer, algo=algo), pki.files["root"])
+
+
+DIGEST_MISMATCH = "data and digest do not match"
+SIGNATURE_MISMATCH = "signature verification failed"
+REJECTED = [
+    pytest.param(lambda xml: xml, OTHER_DOCUMENT, "root", DIGEST_MISMATCH, id="other-document"),
+    pytest.param(
+        lambda xml: edit(xml, ".//xades:Description", set_text("Contract nr. 18")), DOCUMENT, "root",
+        DIGEST_MISMATCH, id="tampered-description",
+    ),
+    pytest.param(
+        lambda xml: edit(xml, ".//xades:SigningTime", set_text("2026-11-27T12:00:00Z")), DOCUMENT, "root",
+        DIGEST_MISMATCH, id="tampered-signing-time",
+    ),
+    pytest.param(
+        lambda xml: edit(xml, "ds:SignedInfo/ds:Reference/ds:DigestValue", set_text(ZERO_SHA1)),
+        DOCUMENT, "root", DIGEST_MISMATCH, id="tampered-data-digest",
+    ),
+    pytest.param(
+        lambda xml: edit(xml, "ds:SignedInfo/ds:Reference", lambda e: e.set("URI", OTHER_URI)),
+        DOCUMENT, "root", SIGNATURE_MISMATCH, id="retargeted-reference",
+    ),
+    pytest.param(
+        lambda xml: edit(xml, "ds:SignatureValue", set_text(ZERO_SHA1)),
+        DOCUMENT, "root", SIGNATURE_MISMATCH, id="tampered-signature-value",
+    ),
+    pytest.param(lambda xml: xml, DOCUMENT, "other_root", "certificate verification failed", id="untrusted-root"),
+]  # fmt: skip
+
+
+@needs_xmlsec1
+@pytest.mark.parametrize(("mutate", "document", "trusted", "error"), REJECTED)
+def test_xmlsec1_rejects(
+    pki: Pki, tsa: DummyTsa, tmp_path: Path, mutate: Callable, document: bytes, trusted: str, error: str
+) -> None:
+    xml = mutate(sign(pki, tsa))
+    result = xmlsec1_verify(xml, tmp_path, pki.files[trusted], document, uris=(URI, OTHER_URI))
+    assert result.returncode != 0
+    assert error in result.stderr
+
+
+@needs_xmlsec1
+def test_xmlsec1_rejects_a_digest_of_another_document(pki: Pki, tsa: DummyTsa, tmp_path: Path) -> None:
+    xml = sign(pki, tsa, document=OTHER_DOCUMENT)
+    assert xmlsec1_verify(xml, tmp_path, pki.files["root"], OTHER_DOCUMENT).returncode == 0
+    result = xmlsec1_verify(xml, tmp_path, pki.files["root"], DOCUMENT)
+    assert result.returncode != 0
+    assert "data and digest do not match" in result.stderr
+
+
+# -- XML schema -----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("signer", "algo"), SIGNERS)
+def test_schema_valid(pki: Pki, tsa: DummyTsa, signer: str, algo: str) -> None:
+    schema = xades_schema()
+    assert schema.validate(etree.fromstring(sign(pki, tsa, signer, algo=algo))), schema.error_log
+
+
+def _move_description_last(element: etree._Element) -> None:
+    element.getparent().append(element)
+
+
+@pytest.mark.parametrize(
+    ("path", "change"),
+    [
+        pytest.param(".//xades:SigningTime", set_text("yesterday"), id="bad-signing-time"),
+        pytest.param(".//xades:Description", _move_description_last, id="misordered-data-object-format"),
+        pytest.param(".//xades:IssuerSerialV2", set_text("not base64!"), id="bad-issuer-serial"),
+        pytest.param(".//xades:SignedProperties", lambda e: e.set("Id", "1-not-an-ncname"), id="bad-id"),
+    ],
+)
+def test_schema_rejects(pki: Pki, tsa: DummyTsa, path: str, change: Callable) -> None:
+    """The schema check is not vacuous: the XAdES part is validated, not skipped as lax content."""
+    assert not xades_schema().validate(etree.fromstring(edit(sign(pki, tsa), path, change)))
+
+
+# -- the signature time-stamp -----------------------------------------------------
+
+
+@needs_openssl
+@pytest.mark.parametrize("signer", ["rsa", "ec"])
+def test_timestamp_verifies_with_openssl(pki: Pki, tsa: DummyTsa, tmp_path: Path, signer: str) -> None:
+    xml = sign(pki, tsa, signer)
+    imprint = hashlib.sha256(c14n_signature_value(xml)).digest()
+    token = token_of(xml)
+    tst_info = cms.ContentInfo.load(token)["content"]["encap_content_info"]["content"].parsed
+    assert tst_info["message_imprint"]["hashed_message"].native == imprint
+    assert tst_info["gen_time"].native == TSA_TIME
+    assert tsa.imprints == [imprint]
+
+    (tmp_path / "token.der").write_bytes(token)
+    for digest, verdict in [(imprint, 0), (hashlib.sha256(DOCUMENT).digest(), 1)]:
+        command = [
+            "openssl", "ts", "-verify", "-token_in", "-in", str(tmp_path / "token.der"),
+            "-digest", digest.hex(), "-CAfile", str(pki.files["root"]), "-untrusted", str(pki.files["tsa"]),
+        ]  # fmt: skip
+        result = subprocess.run(command, capture_output=True, text=True, timeout=60)
+        assert result.returncode == verdict, result.stderr
+        assert ("Verification: OK" if verdict == 0 else "Verification: FAILED") in result.stdout
+
+
+class WrongTsa:
+    def __init__(self, inner: DummyTsa, token: Callable[[DummyTsa, bytes], bytes]) -> None:
+        self.inner, self.token = inner, token
+
+    def timestamp(self, message_imprint: bytes, hash_algorithm: str = "sha256") -> bytes:
+        return self.token(self.inner, message_imprint)
+
+
+@pytest.mark.parametrize(
+    "token",
+    [
+        pytest.param(lambda tsa, imprint: tsa.timestamp(hashlib.sha256(imprint).digest()), id="other-imprint"),
+        pytest.param(lambda tsa, imprint: b"\x30\x03\x02\x01\x00", id="not-a-token"),
+        pytest.param(lambda tsa, imprint: b"garbage", id="garbage"),
+    ],
+)
+def test_finish_refuses_a_token_over_something_else(pki: Pki, tsa: DummyTsa, token: Callable) -> None:
+    with pytest.raises(TimestampError):
+        sign(pki, WrongTsa(tsa, token))
+
+
+# -- two steps, two processes ------------------------------------------------------
+
+PREPARE = """
+import sys, datetime
+from msign_soap.signing import prepare_xades
+cert, root, digest = (open(p, "rb").read() for p in sys.argv[1:4])
+draft = prepare_xades(digest, cert, [root], signing_time=datetime.datetime.fromisoformat(sys.argv[4]),
+                      reference_uri=sys.argv[5], description="Contract nr. 17")
+sys.stdout.write(draft.to_json())
+"""
+
+FINISH = """
+import sys
+from msign_soap.signing import XadesDraft, finish_xades
+from tests.test_xades import DummyTsa
+draft = XadesDraft.from_json(sys.stdin.read())
+tsa = DummyTsa.from_pem_files(*sys.argv[2:5])
+sys.stdout.buffer.write(finish_xades(draft, open(sys.argv[1], "rb").read(), tsa))
+"""
+
+
+def _python(code: str, *args: str, stdin: str = "") -> subprocess.CompletedProcess:
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    return subprocess.run(
+        [sys.executable, "-c", code, *args], input=stdin.encode(), capture_output=True, cwd=REPO, env=env, timeout=120
+    )
+
+
+@needs_xmlsec1
+@pytest.mark.parametrize("signer", ["rsa", "ec"])
+def test_prepare_and_finish_in_different_processes(pki: Pki, tmp_path: Path, signer: str) -> None:
+    who: Signer = getattr(pki, signer)
+    for name, data in [("cert", who.der), ("root", pki.root.der), ("digest", hashlib.sha1(DOCUMENT).digest())]:
+        (tmp_path / name).write_bytes(data)
+    files = [str(tmp_path / name) for name in ("cert", "root", "digest")]
+    prepared = _python(PREPARE, *files, SIGNING_TIME.isoformat(), URI)
+    assert prepared.returncode == 0, prepared.stderr.decode()
+    stored = prepared.stdout.decode()
+    assert json.loads(stored)["signature_algorithm"].endswith("rsa-sha256" if signer == "rsa" else "ecdsa-sha256")
+
+    # The signer (a phone, a card) sees only the data to be signed.
+    signed_info = XadesDraft.from_json(stored).signed_info
+    if signer == "rsa":
+        value = who.key.sign(signed_info, padding.PKCS1v15(), hashes.SHA256())
+    else:
+        value = who.key.sign(signed_info, ec.ECDSA(hashes.SHA256()))
+    (tmp_path / "value").write_bytes(value)
+
+    tsa_files = [str(pki.files[name]) for name in ("tsa", "tsa_key", "root")]
+    finished = _python(FINISH, str(tmp_path / "value"), *tsa_files, stdin=stored)
+    assert finished.returncode == 0, finished.stderr.decode()
+    assert finished.stdout.startswith(b'<?xml version="1.0" encoding="UTF-8"?>')
+    result = xmlsec1_verify(finished.stdout, tmp_path, pki.files["root"])
+    assert result.returncode == 0, result.stderr
+
+
+def test_draft_json_round_trip(pki: Pki) -> None:
+    draft = prepare_xades(hashlib.sha1(DOCUMENT).digest(), pki.rsa.der, signing_time=SIGNING_TIME, reference_uri=URI)
+    assert XadesDraft.from_json(draft.to_json()) == draft
+    assert draft.signed_info_digest == hashlib.sha256(draft.signed_info).digest()
+
+
+def _tamper_json(key: str, value: Callable[[Any], Any]) -> Callable[[str], str]:
+    def tamper(text: str) -> str:
+        data = json.loads(text)
+        data[key] = value(data[key])
+        return json.dumps(data)
+
+    return tamper
+
+
+@pytest.mark.parametrize(
+    "tamper",
+    [
+        pytest.param(lambda text: "{not json", id="not-json"),
+        pytest.param(lambda text: "[]", id="not-an-object"),
+        pytest.param(_tamper_json("format", lambda v: "msign-xades-draft/0"), id="other-format"),
+        pytest.param(lambda text: json.dumps({"format": "msign-xades-draft/1"}), id="missing-fields"),
+        pytest.param(_tamper_json("signed_info", lambda v: "!!!"), id="signed-info-not-base64"),
+        pytest.param(_tamper_json("xml", lambda v: v.replace("2026-11-28T12", "2026-11-28T13")), id="xml-changed"),
+        pytest.param(_tamper_json("xml", lambda v: v.replace("urn:msign", "urn:other")), id="signed-info-changed"),
+        pytest.param(_tamper_json("xml", lambda v: v[:-20]), id="xml-truncated"),
+        pytest.param(_tamper_json("xml", lambda v: '<!DOCTYPE x [<!ENTITY e "e">]>' + v), id="xml-with-dtd"),
+        pytest.param(_tamper_json("certificate", lambda v: base64.b64encode(b"x").decode()), id="other-certificate"),
+        pytest.param(_tamper_json("signature_algorithm", lambda v: v.replace("rsa", "ecdsa")), id="other-algorithm"),
+    ],
+)
+def test_draft_json_refuses_damage(pki: Pki, tamper: Callable[[str], str]) -> None:
+    draft = prepare_xades(hashlib.sha1(DOCUMENT).digest(), pki.rsa.der, signing_time=SIGNING_TIME, reference_uri=URI)
+    with pytest.raises(SigningError):
+        XadesDraft.from_json(tamper(draft.to_json()))
+
+
+# -- the signature value -------------------------------------------------------------
+
+
+def _prepare(pki: Pki, signer: str = "rsa", digest: bytes | None = None, **kw: Any) -> XadesDraft:
+    kw = {"signing_time": SIGNING_TIME, "reference_uri": URI, **kw}
+    digest = hashlib.sha1(DOCUMENT).digest() if digest is None else digest
+    return prepare_xades(digest, getattr(pki, signer).der, [pki.root.der], **kw)
+
+
+def _rsa_value(key: rsa.RSAPrivateKey, data: bytes) -> bytes:
+    return key.sign(data, padding.PKCS1v15(), hashes.SHA256())
+
+
+def _raw_ecdsa(key: ec.EllipticCurvePrivateKey, data: bytes) -> bytes:
+    r, s = decode_dss_signature(key.sign(data, ec.ECDSA(hashes.SHA256())))
+    return r.to_bytes(32, "big") + s.to_bytes(32, "big")
+
+
+@pytest.mark.parametrize(
+    ("signer", "value"),
+    [
+        pytest.param("rsa", lambda pki, d: _rsa_value(pki.other_rsa.key, d.signed_info), id="rsa-other-key"),
+        pytest.param("rsa", lambda pki, d: _rsa_value(pki.rsa.key, d.signed_info + b" "), id="rsa-other-data"),
+        pytest.param(
+            "rsa",
+            lambda pki, d: pki.rsa.key.sign(d.signed_info, padding.PKCS1v15(), hashes.SHA1()),
+            id="rsa-sha1-value",
+        ),
+        pytest.param("rsa", lambda pki, d: b"", id="rsa-empty"),
+        pytest.param(
+            "ec", lambda pki, d: pki.other_ec.key.sign(d.signed_info, ec.ECDSA(hashes.SHA256())), id="ec-other-key"
+        ),
+        pytest.param("ec", lambda pki, d: _raw_ecdsa(pki.other_ec.key, d.signed_info), id="ec-other-key-raw"),
+        pytest.param("ec", lambda pki, d: _rsa_value(pki.rsa.key, d.signed_info), id="ec-given-rsa-value"),
+        pytest.param("ec", lambda pki, d: b"\0" * 64, id="ec-zeros"),
+        pytest.param("ec", lambda pki, d: b"garbage", id="ec-garbage"),
+    ],
+)
+def test_finish_refuses_a_wrong_value(pki: Pki, tsa: DummyTsa, signer: str, value: Callable) -> None:
+    draft = _prepare(pki, signer)
+    with pytest.raises(SigningError, match="does not match the signer certificate"):
+        finish_xades(draft, value(pki, draft), tsa)
+    assert tsa.imprints == []  # nothing was time-stamped
+
+
+@needs_xmlsec1
+@pytest.mark.parametrize(
+    "form",
+    [
+        pytest.param(lambda key, data: key.sign(data, ec.ECDSA(hashes.SHA256())), id="der"),
+        pytest.param(_raw_ecdsa, id="raw-r-s"),
+    ],
+)
+def test_finish_takes_both_ecdsa_forms(pki: Pki, tsa: DummyTsa, tmp_path: Path, form: Callable) -> None:
+    draft = _prepare(pki, "ec")
+    xml = finish_xades(draft, form(pki.ec.key, draft.signed_info), tsa)
+    value = base64.b64decode(etree.fromstring(xml).findtext("ds:SignatureValue", namespaces=NS))
+    assert len(value) == 64  # XMLDSig 1.1: r || s, 32 octets each on P-256
+    assert xmlsec1_verify(xml, tmp_path, pki.files["root"]).returncode == 0
+
+
+@pytest.mark.parametrize(
+    ("signer", "key"),
+    [
+        pytest.param("rsa", "ec", id="ec-key-for-rsa-certificate"),
+        pytest.param("ec", "rsa", id="rsa-key-for-ec-certificate"),
+        pytest.param("rsa", "other_rsa", id="other-rsa-key"),
+        pytest.param("ec", "other_ec", id="other-ec-key"),
+    ],
+)
+def test_sign_with_key_refuses_a_foreign_key(pki: Pki, tsa: DummyTsa, signer: str, key: str) -> None:
+    draft_cert: Signer = getattr(pki, signer)
+    with pytest.raises(SigningError):
+        sign_xades_with_key(
+            hashlib.sha1(DOCUMENT).digest(), draft_cert.der, [], getattr(pki, key).key, tsa,
+            signing_time=SIGNING_TIME, reference_uri=URI,
+        )  # fmt: skip
+
+
+# -- inputs ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("algo", "uri"),
+    [
+        pytest.param("sha1", "http://www.w3.org/2000/09/xmldsig#sha1", id="sha1-20-bytes"),
+        pytest.param("sha256", "http://www.w3.org/2001/04/xmlenc#sha256", id="sha256-32-bytes"),
+    ],
+)
+def test_digest_method_follows_the_digest_length(pki: Pki, algo: str, uri: str) -> None:
+    digest = hashlib.new(algo, DOCUMENT).digest()
+    root = etree.fromstring(_prepare(pki, digest=digest).xml)
+    reference = root.find("ds:SignedInfo/ds:Reference", NS)
+    assert reference.find("ds:DigestMethod", NS).get("Algorithm") == uri
+    assert base64.b64decode(reference.findtext("ds:DigestValue", namespaces=NS)) == digest
+    assert reference.find("ds:Transforms", NS) is None
+
+
+@pytest.mark.parametrize("size", [0, 16, 19, 21, 28, 48, 64])
+def test_other_digest_lengths_are_refused(pki: Pki, size: int) -> None:
+    with pytest.raises(
+        InvalidParameter, match=f"digest must be a 20-byte SHA-1 or 32-byte SHA-256 digest, not {size} bytes"
+    ):
+        _prepare(pki, digest=b"\x01" * size)
+
+
+@pytest.mark.parametrize(
+    ("kw", "field"),
+    [
+        pytest.param({"reference_uri": ""}, "reference_uri", id="empty-uri"),
+        pytest.param({"reference_uri": "#local"}, "reference_uri", id="same-document-uri"),
+        pytest.param({"reference_uri": "urn:msign:a b"}, "reference_uri", id="uri-with-space"),
+        pytest.param({"description": "nul \x00 byte"}, "description", id="description-with-nul"),
+        pytest.param({"mime_type": "text/plain\x07"}, "mime_type", id="mime-type-with-control"),
+    ],
+)
+def test_prepare_refuses_bad_parameters(pki: Pki, kw: dict, field: str) -> None:
+    with pytest.raises(InvalidParameter) as raised:
+        _prepare(pki, **kw)
+    assert raised.value.field == field
+
+
+@pytest.mark.parametrize(
+    ("certificate", "message"),
+    [
+        pytest.param(lambda pki: b"not a certificate", "not a DER-encoded X.509 certificate", id="garbage"),
+        pytest.param(lambda pki: pki.rsa.cert.public_bytes(serialization.Encoding.PEM), "not a DER", id="pem"),
+        pytest.param(lambda pki: pki.ed25519.der, "only RSA and EC keys can sign", id="ed25519-key"),
+    ],
+)
+def test_prepare_refuses_unusable_certificates(pki: Pki, certificate: Callable, message: str) -> None:
+    with pytest.raises(SigningError, match=message):
+        prepare_xades(hashlib.sha1(DOCUMENT).digest(), certificate(pki), signing_time=SIGNING_TIME, reference_uri=URI)
+
+
+def test_prepare_refuses_a_bad_chain_certificate(pki: Pki) -> None:
+    with pytest.raises(SigningError, match="chain certificate"):
+        prepare_xades(b"\0" * 20, pki.rsa.der, [b"junk"], signing_time=SIGNING_TIME, reference_uri=URI)
+
+
+# -- what the document says -------------------------------------------------------
+
+
+def test_document_shape(pki: Pki, tsa: DummyTsa) -> None:
+    xml = sign(pki, tsa, "rsa", description="Contract nr. 17 — semnat")
+    assert xml.startswith(b'<?xml version="1.0" encoding="UTF-8"?>')
+    root = etree.fromstring(xml)
+    sig_id = root.get("Id")
+    assert sig_id.startswith("xmldsig-")
+    references = root.findall("ds:SignedInfo/ds:Reference", NS)
+    assert [r.get("URI") for r in references] == [URI, f"#{sig_id}-signedprops"]
+    assert references[1].get("Type") == "http://uri.etsi.org/01903#SignedProperties"
+    assert root.find("ds:SignedInfo/ds:SignatureMethod", NS).get("Algorithm").endswith("#rsa-sha256")
+    assert root.find("ds:SignedInfo/ds:CanonicalizationMethod", NS).get("Algorithm").endswith("xml-exc-c14n#")
+    qualifying = root.find("ds:Object/xades:QualifyingProperties", NS)
+    assert qualifying.get("Target") == f"#{sig_id}"
+    assert qualifying.findtext(".//xades:SigningTime", namespaces=NS) == "2026-11-28T12:00:00Z"
+    data_format = qualifying.find(".//xades:DataObjectFormat", NS)
+    assert data_format.get("ObjectReference") == f"#{references[0].get('Id')}"
+    assert data_format.findtext("xades:Description", namespaces=NS) == "Contract nr. 17 — semnat"
+    assert data_format.findtext("xades:MimeType", namespaces=NS) == "application/octet-stream"
+    certificates = [base64.b64decode(c.text) for c in root.iterfind("ds:KeyInfo/ds:X509Data/ds:X509Certificate", NS)]
+    assert certificates == [pki.rsa.der, pki.root.der]
+
+    cert_id = qualifying.find(".//xades:SigningCertificateV2/xades:Cert", NS)
+    assert cert_id.find("xades:CertDigest/ds:DigestMethod", NS).get("Algorithm").endswith("#sha256")
+    digest = base64.b64decode(cert_id.findtext("xades:CertDigest/ds:DigestValue", namespaces=NS))
+    assert digest == hashlib.sha256(pki.rsa.der).digest()
+    issuer_serial = tsp.IssuerSerial.load(base64.b64decode(cert_id.findtext("xades:IssuerSerialV2", namespaces=NS)))
+    assert issuer_serial["serial_number"].native == pki.rsa.cert.serial_number
+    assert issuer_serial["issuer"][0].name == "directory_name"
+    assert issuer_serial["issuer"][0].chosen.native == asn1_x509.Certificate.load(pki.rsa.der).issuer.native
+
+    stamp = qualifying.find("xades:UnsignedProperties/xades:UnsignedSignatureProperties/xades:SignatureTimeStamp", NS)
+    assert stamp.get("Id") == f"{sig_id}-ts"
+    assert stamp.find("ds:CanonicalizationMethod", NS).get("Algorithm").endswith("xml-exc-c14n#")
+
+
+@pytest.mark.parametrize(
+    ("kw", "expected"),
+    [
+        pytest.param(
+            {"description": None}, {"Description": None, "MimeType": "application/octet-stream"}, id="no-description"
+        ),
+        pytest.param({"mime_type": "application/pdf"}, {"MimeType": "application/pdf"}, id="mime-type"),
+        pytest.param(
+            {"signing_time": datetime(2026, 11, 28, 14, 0)}, {"SigningTime": "2026-11-28T14:00:00Z"}, id="naive-is-utc"
+        ),
+        pytest.param(
+            {"signing_time": datetime(2026, 11, 28, 14, 0, 0, 999, tzinfo=UTC)},
+            {"SigningTime": "2026-11-28T14:00:00Z"},
+            id="microseconds-dropped",
+        ),
+        pytest.param(
+            {"signing_time": datetime.fromisoformat("2026-11-28T16:00:00+02:00")},
+            {"SigningTime": "2026-11-28T14:00:00Z"},
+            id="chisinau-time-to-utc",
+        ),
+    ],
+)
+def test_signed_properties_follow_the_parameters(pki: Pki, kw: dict, expected: dict) -> None:
+    root = etree.fromstring(_prepare(pki, **kw).xml)
+    for name, text in expected.items():
+        assert root.findtext(f".//xades:{name}", namespaces=NS) == text
+
+
+def test_ids_are_unique_per_signature(pki: Pki) -> None:
+    first, second = (etree.fromstring(_prepare(pki).xml) for _ in range(2))
+    assert first.get("Id") != second.get("Id")
+    assert not set(first.xpath("//@Id")) & set(second.xpath("//@Id"))
+
+
+@pytest.mark.parametrize(
+    ("signer", "method"),
+    [
+        pytest.param("rsa", "http://www.w3.org/2001/04/xmldsig-more#rsa-sha256", id="rsa"),
+        pytest.param("ec", "http://www.w3.org/2001/04/xmldsig-more#ecdsa-sha256", id="ec"),
+    ],
+)
+def test_signature_method_follows_the_key(pki: Pki, signer: str, method: str) -> None:
+    draft = _prepare(pki, signer)
+    assert draft.signature_algorithm == method
+    assert f'<ds:SignatureMethod Algorithm="{method}">'.encode() in draft.signed_info
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        pytest.param({"signed_info": b"<ds:SignedInfo/>"}, id="signed-info"),
+        pytest.param({"certificate": b"other"}, id="certificate"),
+        pytest.param({"xml": b"<ds:Signature xmlns:ds='http://www.w3.org/2000/09/xmldsig#'/>"}, id="xml"),
+    ],
+)
+def test_finish_refuses_an_inconsistent_draft(pki: Pki, tsa: DummyTsa, change: dict) -> None:
+    draft = _prepare(pki)
+    value = _rsa_value(pki.rsa.key, draft.signed_info)
+    with pytest.raises(SigningError, match="draft is damaged"):
+        finish_xades(dataclasses.replace(draft, **change), value, tsa)
+
+
+@needs_xmlsec1
+def test_finish_restores_leading_zeros_of_an_rsa_value(pki: Pki, tsa: DummyTsa, tmp_path: Path) -> None:
+    """Some tokens return the RSA value as a minimal integer; XMLDSig wants the modulus length."""
+    for _ in range(5000):  # about 1 in 256 values starts with a zero octet
+        draft = _prepare(pki)
+        value = _rsa_value(pki.rsa.key, draft.signed_info)
+        if value[0] == 0:
+            break
+    else:  # pragma: no cover
+        pytest.fail("no RSA value with a leading zero octet")
+    xml = finish_xades(draft, value.lstrip(b"\0"), tsa)
+    assert base64.b64decode(etree.fromstring(xml).findtext("ds:SignatureValue", namespaces=NS)) == value
+    assert xmlsec1_verify(xml, tmp_path, pki.files["root"]).returncode == 0
