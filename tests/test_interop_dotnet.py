@@ -43,7 +43,8 @@ NULL = "\\N"  # the client's marker for a null value
 
 SOAP_ENV_NS = "http://schemas.xmlsoap.org/soap/envelope/"
 
-# Fault codes that only say "something went wrong" -- a MSign fault must be specific.
+# Codes that only say "something went wrong": not an MSign contract code; acceptable
+# only as a standard SOAP 1.1 code qualified with the envelope namespace (s:Server).
 GENERIC_FAULT_CODES = {"", "Server", "Client", "Receiver", "Sender", "InternalError"}
 
 CLIENT_TIMEOUT = 120  # seconds; generous for a cold Mono JIT on a loaded CI box
@@ -54,7 +55,7 @@ def idnp_check_digit(first12: str) -> int:
 
 
 def test_hard_coded_idnp_is_valid():
-    # Also hard-coded in Client.cs (ValidIdnp).
+    assert f'ValidIdnp = "{VALID_IDNP}"' in (DOTNET_DIR / "Client.cs").read_text()
     assert len(VALID_IDNP) == 13 and VALID_IDNP.isdigit()
     assert idnp_check_digit(VALID_IDNP[:12]) == int(VALID_IDNP[12])
 
