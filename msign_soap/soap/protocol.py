@@ -22,7 +22,7 @@ from spyne.protocol.soap import Soap11
 
 from ..constants import ADDRESSING_NAMESPACES, NS_SOAP_ENV, NS_XSI, TNS, action_for
 from .faults import INTERNAL_ERROR, ContractFault, wire_code
-from .wcf import UndecodableValue, is_complex, read_members, write_value
+from .wcf import UndecodableValue, is_complex, members, read_members, write_value
 
 __all__ = ["WcfSoap11", "fault_envelope"]
 
@@ -30,6 +30,7 @@ log = logging.getLogger(__name__)
 
 _DTD = re.compile(rb"<!(?!--|\[CDATA\[)")
 _MUST_UNDERSTAND = f"{{{NS_SOAP_ENV}}}mustUnderstand"
+_BODY = f"{{{NS_SOAP_ENV}}}Body"
 _XML_LANG = "{http://www.w3.org/XML/1998/namespace}lang"
 _NS_IN_MESSAGE = re.compile(r"\{[^}]*\}")
 _PREFIX = "s"
@@ -105,9 +106,9 @@ class WcfSoap11(Soap11):
 
     def decompose_incoming_envelope(self, ctx: Any, message: Any = Soap11.REQUEST) -> None:
         root, _ = ctx.in_document
-        body = root.find(f"{{{NS_SOAP_ENV}}}Body")
-        if body is not None and not any(isinstance(child.tag, str) for child in body):
-            raise Fault("Client", "The SOAP Body is empty")
+        for child in root:
+            if child.tag == _BODY and not any(isinstance(grandchild.tag, str) for grandchild in child):
+                raise Fault("Client", "The SOAP Body is empty")
         super().decompose_incoming_envelope(ctx, message)
 
     def validate_body(self, ctx: Any, message: Any) -> None:
@@ -152,7 +153,7 @@ class WcfSoap11(Soap11):
         else:
             out_message = ctx.descriptor.out_message
             wrapper = etree.SubElement(body, f"{{{TNS}}}{out_message.get_type_name()}", nsmap={None: TNS})
-            for (name, cls), value in zip(out_message._type_info.items(), ctx.out_object, strict=True):
+            for (name, cls), value in zip(members(out_message), ctx.out_object, strict=True):
                 write_value(
                     wrapper, name, cls, value, nsmap={"i": NS_XSI} if is_complex(cls) or value is None else None
                 )

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 from datetime import UTC, datetime
 from types import SimpleNamespace
 from typing import Any
@@ -23,7 +24,7 @@ from spyne.model.enum import EnumBase
 
 from ..constants import NS_XSI, TNS
 
-__all__ = ["XSI_NIL", "edv", "is_complex", "read_members", "write_value", "UndecodableValue"]
+__all__ = ["XSI_NIL", "UndecodableValue", "edv", "is_complex", "members", "read_members", "write_value"]
 
 XSI_NIL = f"{{{NS_XSI}}}nil"
 
@@ -39,6 +40,15 @@ def is_array(cls: Any) -> bool:
 
 def is_complex(cls: Any) -> bool:
     return isinstance(cls, type) and issubclass(cls, ComplexModelBase)
+
+
+@functools.cache
+def members(cls: Any) -> tuple[tuple[str, Any], ...]:
+    """The (name, type) members of a Spyne complex type, in contract order.
+
+    Cached: Spyne's ordered dict builds a new list on every ``items()``.
+    """
+    return tuple(cls._type_info.items())
 
 
 def _default_of(cls: Any) -> Any:
@@ -84,11 +94,11 @@ def write_value(parent: etree._Element, name: str, cls: Any, value: Any, nsmap: 
         element.set(XSI_NIL, "true")
         return
     if is_array(cls):
-        ((item_name, item_cls),) = cls._type_info.items()
+        ((item_name, item_cls),) = members(cls)
         for item in value:
             write_value(element, item_name, item_cls, item)
     elif is_complex(cls):
-        for member, member_cls in cls._type_info.items():
+        for member, member_cls in members(cls):
             member_value = getattr(value, member, None)
             if edv(member_cls) and (member_value is None or member_value == _default_of(member_cls)):
                 continue
@@ -129,10 +139,11 @@ def read_value(cls: Any, element: etree._Element) -> Any:
     if element.get(XSI_NIL) in ("true", "1"):
         return None
     if is_array(cls):
-        ((_, item_cls),) = cls._type_info.items()
+        ((_, item_cls),) = members(cls)
         return [read_value(item_cls, child) for child in element if isinstance(child.tag, str)]
     if is_complex(cls):
-        return SimpleNamespace(**dict(zip(cls._type_info, read_members(cls, element), strict=True)))
+        names = (name for name, _ in members(cls))
+        return SimpleNamespace(**dict(zip(names, read_members(cls, element), strict=True)))
     return _read_text(cls, element)
 
 
@@ -140,6 +151,5 @@ def read_members(cls: Any, element: etree._Element) -> list[Any]:
     """The members of complex type ``cls`` from ``element``, in contract order."""
     children = {etree.QName(child).localname: child for child in element if isinstance(child.tag, str)}
     return [
-        None if name not in children else read_value(member_cls, children[name])
-        for name, member_cls in cls._type_info.items()
+        None if name not in children else read_value(member_cls, children[name]) for name, member_cls in members(cls)
     ]
