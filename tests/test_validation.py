@@ -296,3 +296,42 @@ def test_nil_sign_content_item(live_server):
     assert "<faultcode>InvalidParameter</faultcode>" in response.text
     assert "Contents[1] is nil" in response.text
     assert counts(live_server.service) == before
+
+
+@pytest.fixture(scope="module")
+def signed_pdf() -> bytes:
+    """A PDF signed once (PAdES-T) by a demo person of the shared demo PKI."""
+    from datetime import UTC, datetime
+
+    from msign_soap.pki import load_demo_pki
+    from msign_soap.signing import LocalTsa, sign_pades_with_key
+
+    from .pki_support import TEMPLATE_URL, shared_demo_pki_template
+
+    pki = load_demo_pki(shared_demo_pki_template(), TEMPLATE_URL)
+    signer = pki.people[IDNP]
+    tsa = LocalTsa(pki.tsa.certificate, pki.tsa.private_key, pki.tsa.chain)
+    return sign_pades_with_key(
+        minimal_pdf(),
+        signer.certificate_der,
+        signer.chain_der,
+        signer.private_key,
+        tsa,
+        signing_time=datetime.now(UTC),
+        reason="First signature",
+    )
+
+
+def test_already_signed_pdf_is_refused_without_multiple_signatures(service, client, signed_pdf):
+    with pytest.raises(zeep.exceptions.Fault) as caught:
+        client.PostSignRequest(request=pdf_request(Contents=content(signed_pdf, MultipleSignatures=False)))
+    assert caught.value.code == "InvalidParameter"
+    assert caught.value.message == (
+        "Contents[1].Content is already signed (1 signature(s)); set MultipleSignatures to true to co-sign it"
+    )
+    assert counts(service) == (0, 0)
+
+
+def test_already_signed_pdf_is_accepted_for_co_signing(service, client, signed_pdf):
+    client.PostSignRequest(request=pdf_request(Contents=content(signed_pdf, MultipleSignatures=True)))
+    assert counts(service) == (1, 1)

@@ -7,14 +7,11 @@ reported as :class:`~msign_soap.errors.InvalidParameter` naming the field, as
 
 from __future__ import annotations
 
-import io
 import logging
 from dataclasses import dataclass
 
-from pyhanko.pdf_utils.misc import PdfError
-from pyhanko.pdf_utils.reader import PdfFileReader
-
-from ..errors import InvalidParameter
+from ..errors import InvalidDocument, InvalidParameter
+from ..signing.pades import count_signatures
 from .identifiers import is_valid_idn
 from .model import ContentType, DelegatorType, ExpectedSigner, SignContentInput, SignRequestInput
 
@@ -65,17 +62,20 @@ def _check_length(field: str, value: str | None, maximum: int) -> None:
         raise InvalidParameter(field, f"is longer than {maximum} characters ({len(value)})")
 
 
-def _check_pdf(field: str, data: bytes) -> None:
+def _check_pdf(field: str, data: bytes, multiple_signatures: bool) -> None:
     if b"%PDF-" not in data[:1024]:
         raise InvalidParameter(field, "is not a PDF document (no %PDF- header)")
     if b"%%EOF" not in data[-1024:]:
         raise InvalidParameter(field, "is not a complete PDF document (no %%EOF trailer)")
     try:
-        reader = PdfFileReader(io.BytesIO(data), strict=False)
-        reader.root  # noqa: B018 -- resolving the catalog proves the xref works
-    except (PdfError, ValueError, KeyError, TypeError, IndexError, AttributeError) as e:
-        log.debug("rejected PDF in %s: %r", field, e)
+        signatures = count_signatures(data)
+    except InvalidDocument as e:
+        log.debug("rejected PDF in %s: %s", field, e.reason)
         raise InvalidParameter(field, "is not a readable PDF document") from e
+    if signatures and not multiple_signatures:
+        raise InvalidParameter(
+            field, f"is already signed ({signatures} signature(s)); set MultipleSignatures to true to co-sign it"
+        )
 
 
 def _validate_content(
@@ -100,7 +100,7 @@ def _validate_content(
                 f"must be a 20-byte SHA-1 hash (or a 32-byte SHA-256 hash), not {size} bytes",
             )
     else:
-        _check_pdf(f"{where}.Content", item.content)
+        _check_pdf(f"{where}.Content", item.content, bool(item.multiple_signatures))
     return ValidContent(
         content=item.content,
         correlation_id=item.correlation_id,
