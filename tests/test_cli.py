@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import requests
+
 from .conftest import IDNP, sha1, soap_client
 
 ROOT = Path(__file__).parent.parent
@@ -40,6 +42,15 @@ def test_serve_runs_the_embedded_default(tmp_path):
         )
         assert client.GetSignResponse(requestID=request_id).Status == "Pending"
         assert (data / "msign.sqlite3").is_file()
+        # The demo PKI was generated for the port actually bound, and is served there.
+        base = match.group(1).rsplit("/", 1)[0]
+        from cryptography import x509
+
+        issuing = x509.load_der_x509_certificate(requests.get(base + "/pki/certs/issuing/ca.crt", timeout=10).content)
+        urls = [
+            d.full_name[0].value for d in issuing.extensions.get_extension_for_class(x509.CRLDistributionPoints).value
+        ]
+        assert urls and all(url.startswith(base + "/pki/") for url in urls), urls
     finally:
         process.terminate()
         process.wait(timeout=10)
