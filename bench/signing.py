@@ -1,0 +1,315 @@
+"""Signing cost: PAdES against bare pyHanko and one SHA-256 pass, XAdES-T against raw RSA.
+
+All sides use the same demo person's key and the same in-process TSA
+(:class:`LocalTsa`; pyHanko reaches it through a ``TimeStamper`` adapter):
+
+1. PAdES B-T of 1/10/50 MiB PDFs (incompressible padding in a content stream):
+   the service path (``prepare_pades`` + RSA over the signed attributes +
+   ``finish_pades``) vs ``pyhanko.sign.signers.sign_pdf`` vs ``hashlib.sha256``.
+   Medians after a warm-up; service and pyHanko alternate which goes first.
+   Goal service/pyHanko <= 1.3x.
+2. Peak memory of the service path as a multiple of the file size. Goal <= 3x.
+3. For information: end to end through SOAP (werkzeug test client, no HTTP).
+4. XAdES-T signatures per second vs raw RSA-2048 signatures per second with the
+   same key. Goal >= 0.4x (each XAdES-T costs two private-key operations).
+
+Figures and ratios only; nothing passes or fails on time.
+
+    python bench/signing.py [--sizes 1,10,50] [--quick]
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import io
+import multiprocessing as mp
+import os
+import platform
+import statistics
+import tempfile
+import time
+import tracemalloc
+from datetime import UTC, datetime
+from pathlib import Path
+
+from _soap_roundtrip import SoapRoundTrip  # bench/, beside this file
+
+MiB = 1024 * 1024
+PKI_URL = "http://127.0.0.1:8080"  # create_app's default base URL: no mismatch warning
+NOW = datetime.now(UTC).replace(microsecond=0)
+_NO_EOL = bytes(0x20 if b in b"\r\n" else b for b in range(256))
+
+
+def make_pdf(size: int) -> bytes:
+    """A valid one-page PDF of ``size`` bytes and more, with a correct xref table; its
+    content stream ends in a comment of random bytes (CR and LF excluded)."""
+    stream = b"BT /F1 24 Tf 72 720 Td (Benchmark) Tj ET\n%" + os.urandom(size).translate(_NO_EOL) + b"\n"
+    objects = [
+        b"<< /Type /Catalog /Pages 2 0 R >>",
+        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R "
+        b"/Resources << /Font << /F1 5 0 R >> >> >>",
+        b"<< /Length %d >>\nstream\n" % len(stream) + stream + b"\nendstream",
+        b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
+    ]
+    out, offsets = bytearray(b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n"), []
+    for number, body in enumerate(objects, 1):
+        offsets.append(len(out))
+        out += b"%d 0 obj\n" % number + body + b"\nendobj\n"
+    xref = len(out)
+    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
+    out += b"".join(b"%010d 00000 n \n" % offset for offset in offsets)
+    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(objects) + 1, xref)
+    return bytes(out)
+
+
+class Signing:
+    """The demo person (Ion Popescu), the in-process TSA, and the signing paths."""
+
+    def __init__(self, pki_dir: str) -> None:
+        from asn1crypto import keys, tsp
+        from asn1crypto import x509 as asn1_x509
+        from cryptography.hazmat.primitives import hashes, serialization
+        from cryptography.hazmat.primitives.asymmetric import padding
+        from pyhanko.sign import signers
+        from pyhanko.sign.timestamps import TimeStamper
+        from pyhanko_certvalidator.registry import SimpleCertificateStore
+
+        from msign_soap.pki import load_demo_pki
+        from msign_soap.signing.timestamp import LocalTsa
+
+        pki = load_demo_pki(pki_dir, PKI_URL)
+        self.person = person = pki.people["2004001234567"]
+        self.tsa = tsa = LocalTsa(pki.tsa.certificate, pki.tsa.private_key, pki.tsa.chain)
+        self.rsa = sign = lambda data: person.private_key.sign(data, padding.PKCS1v15(), hashes.SHA256())
+
+        class LocalTsaStamper(TimeStamper):  # pyHanko's RFC 3161 client, our TSA's answers
+            async def async_request_tsa_response(self, req: tsp.TimeStampReq) -> tsp.TimeStampResp:
+                return tsp.TimeStampResp.load(tsa.respond(req.dump()))
+
+        class PreloadedSigner(signers.SimpleSigner):  # SimpleSigner re-reads its key on every signature
+            def sign_raw(self, data: bytes, digest_algorithm: str) -> bytes:
+                return sign(data)
+
+        self.stamper = LocalTsaStamper()
+        key = person.private_key.private_bytes(
+            serialization.Encoding.DER, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+        args = {
+            "signing_cert": asn1_x509.Certificate.load(person.certificate_der),
+            "signing_key": keys.PrivateKeyInfo.load(key),
+            "cert_registry": SimpleCertificateStore.from_certs(
+                [asn1_x509.Certificate.load(c) for c in person.chain_der]
+            ),
+        }
+        self.pyhanko_signer, self.stock_signer = PreloadedSigner(**args), signers.SimpleSigner(**args)
+
+    def service(self, pdf: bytes) -> bytes:
+        from msign_soap.signing.pades import finish_pades, prepare_pades
+
+        p = self.person
+        draft, prepared = prepare_pades(pdf, p.certificate_der, p.chain_der, signing_time=NOW, reason="Benchmark")
+        return finish_pades(draft, prepared, self.rsa(draft.data_to_be_signed), self.tsa)
+
+    def pyhanko(self, pdf: bytes, signer: object = None) -> bytes:
+        from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
+        from pyhanko.sign import fields, signers
+
+        meta = signers.PdfSignatureMetadata(
+            field_name="Signature1", md_algorithm="sha256", subfilter=fields.SigSeedSubFilter.PADES, reason="Benchmark"
+        )
+        writer = IncrementalPdfFileWriter(io.BytesIO(pdf))
+        return signers.sign_pdf(writer, meta, signer=signer or self.pyhanko_signer, timestamper=self.stamper).getvalue()
+
+    def stock(self, pdf: bytes) -> bytes:
+        return self.pyhanko(pdf, self.stock_signer)
+
+
+def row(widths: tuple[int, ...], *cells: object, then: str = "") -> None:
+    print("".join(f"{cell:>{width}}" for width, cell in zip(widths, cells, strict=True)) + then)
+
+
+def seconds(fn, *args) -> float:
+    start = time.perf_counter()
+    fn(*args)
+    return time.perf_counter() - start
+
+
+def reset_peak_rss() -> int:
+    """Reset the process's peak RSS (the counter ru_maxrss reports; Linux >= 4.0) and return the current RSS."""
+    with open("/proc/self/clear_refs", "w") as f:
+        f.write("5")
+    return _status("VmRSS")
+
+
+def _status(field: str) -> int:
+    with open("/proc/self/status") as f:
+        return next(int(line.split()[1]) * 1024 for line in f if line.startswith(field + ":"))
+
+
+def _child(kind: str, pki_dir: str, pdf_path: str, queue: mp.Queue) -> None:
+    """In a fresh process: warm up, then one run from the stored input to the stored output."""
+    import logging
+
+    logging.disable(logging.CRITICAL)
+    s = Signing(pki_dir)
+    with tempfile.TemporaryDirectory(prefix="msign-bench-") as data_dir:
+        soap = SoapRoundTrip(s.service, s.person.certificate_der, pki_dir, Path(data_dir)) if kind == "soap" else None
+        flow = soap.run if soap else getattr(s, kind)
+        flow(make_pdf(64 * 1024))  # imports, caches, Spyne's first request
+        if soap:  # the client's request body is in hand before the clock starts
+            body = soap.post_body(Path(pdf_path).read_bytes())
+            base, start = reset_peak_rss(), time.perf_counter()
+            stages = soap.run(None, body)
+        else:
+            base, start, stages = reset_peak_rss(), time.perf_counter(), {}
+            Path(pdf_path + ".signed").write_bytes(flow(Path(pdf_path).read_bytes()))
+        queue.put((time.perf_counter() - start, (_status("VmHWM") - base) / os.path.getsize(pdf_path), stages))
+        if soap:
+            soap.service.close()
+
+
+def in_fresh_process(kind: str, pki_dir: str, pdf_path: str) -> tuple[float, float, dict]:
+    ctx = mp.get_context("spawn")
+    queue = ctx.Queue()
+    process = ctx.Process(target=_child, args=(kind, pki_dir, pdf_path, queue))
+    process.start()
+    result = queue.get(timeout=900)
+    process.join()
+    return result
+
+
+def bench_pades(s: Signing, sizes: list[float], runs: dict[float, int], work: Path) -> dict[float, bytes]:
+    print("\n1. PAdES B-T, median seconds of n runs after a warm-up; same key, same in-process TSA")
+    widths = (8, 3, 9, 9, 8, 13, 6, 12, 22)
+    row(
+        widths, "size", "n", "service", "pyHanko", "sha256", "svc/pyHanko", "goal", "svc/sha256", "stock SimpleSigner s"
+    )
+    pdfs = {}
+    for size in sizes:
+        pdf = pdfs[size] = make_pdf(int(size * MiB))
+        (work / f"{size}.pdf").write_bytes(pdf)
+        sides = {"service": s.service, "pyhanko": s.pyhanko, "stock": s.stock}
+        for fn in sides.values():
+            fn(pdf)  # warm-up
+        times: dict[str, list[float]] = {name: [] for name in [*sides, "sha"]}
+        for n in range(runs[size]):
+            for name in list(sides) if n % 2 == 0 else list(sides)[::-1]:
+                times[name].append(seconds(sides[name], pdf))
+            times["sha"].append(seconds(lambda d: hashlib.sha256(d).digest(), pdf))
+        svc, bare, sha, stock = (statistics.median(times[k]) for k in ("service", "pyhanko", "sha", "stock"))
+        ratios = f"{svc / bare:.2f}x", "1.3x", f"{svc / sha:.1f}x"
+        row(widths, f"{size:g}MiB", runs[size], f"{svc:.3f}", f"{bare:.3f}", f"{sha:.4f}", *ratios, f"{stock:.3f}")
+    print("   pyHanko: signers.sign_pdf with a SimpleSigner signing with the already loaded key, as the service does;")
+    print("   stock SimpleSigner re-reads its PKCS #8 key for each of its two signatures (dry run and real).")
+    return pdfs
+
+
+def bench_memory(s: Signing, pdfs: dict[float, bytes], pki_dir: str, work: Path) -> None:
+    print("\n2. Peak memory of the service path, multiple of the file size (goal <= 3x, input included)")
+    widths = (8, 13, 9, 24, 9)
+    row(widths, "size", "tracemalloc", "+ input", "fresh process: service", "pyHanko")
+    for size, pdf in pdfs.items():
+        tracemalloc.start()
+        s.service(pdf)
+        peak = tracemalloc.get_traced_memory()[1] / len(pdf)
+        tracemalloc.stop()
+        path = str(work / f"{size}.pdf")
+        service, bare = (in_fresh_process(kind, pki_dir, path)[1] for kind in ("service", "pyhanko"))
+        row(widths, f"{size:g}MiB", *(f"{x:.2f}x" for x in (peak, peak + 1, service, bare)))
+    print("   tracemalloc: Python allocations of prepare + sign + finish, on top of the caller's input;")
+    print("   fresh process: peak RSS minus RSS before reading the input file, to the signed file written")
+
+
+def bench_soap(pdfs: dict[float, bytes], pki_dir: str, work: Path) -> None:
+    print("\n3. End to end through SOAP (information): one run per size in a fresh warmed-up process, no HTTP.")
+    print("   The core has no glue from a stored request to its result yet: the bench reads the stored content,")
+    print("   signs it (as in 1.) and calls service.requests.complete() between PostSignRequest and GetSignResponse.")
+    widths, stages = (8, 9, 8, 8, 8, 10, 8, 10), ("post", "read", "sign", "complete", "get")
+    row(widths, "size", "total s", *stages, "peak RSS")
+    for size in pdfs:
+        total, peak, times = in_fresh_process("soap", pki_dir, str(work / f"{size}.pdf"))
+        row(widths, f"{size:g}MiB", *(f"{t:.3f}" for t in (total, *(times[k] for k in stages))), f"{peak:.2f}x")
+    print("   peak RSS: growth from the request body in hand (base64, the client's) to the response read, x file size")
+
+
+def rate(fn, duration: float) -> float:
+    done, start = 0, time.perf_counter()
+    while (elapsed := time.perf_counter() - start) < duration:
+        fn()
+        done += 1
+    return done / elapsed
+
+
+def bench_xades(s: Signing, duration: float, rounds: int) -> None:
+    from msign_soap.signing.xades import finish_xades, prepare_xades
+
+    p, digest = s.person, hashlib.sha256(b"document").digest()
+
+    def prepare():
+        return prepare_xades(digest, p.certificate_der, p.chain_der, signing_time=NOW, reference_uri="urn:bench:doc")
+
+    def xades() -> bytes:
+        draft = prepare()
+        return finish_xades(draft, s.rsa(draft.signed_info), s.tsa)
+
+    xades()  # warm-up
+    pairs = []
+    for n in range(rounds):
+        order = [xades, lambda: s.rsa(digest)]
+        measured = [rate(fn, duration) for fn in (order if n % 2 == 0 else order[::-1])]
+        pairs.append(measured if n % 2 == 0 else measured[::-1])
+    ratios = [x / r for x, r in pairs]
+    print(f"\n4. XAdES-T (prepare + RSA + finish, in-process TSA) vs raw RSA-2048, {rounds} x {duration:g} s each")
+    widths = (10, 9, 8, 6)
+    row(widths, "XAdES-T/s", "RSA/s", "ratio", "goal", then="   per-round ratios")
+    xades_rate, rsa_rate = (statistics.median(p[i] for p in pairs) for i in (0, 1))
+    per_round = " ".join(f"{r:.2f}" for r in ratios)
+    row(
+        widths,
+        f"{xades_rate:.0f}",
+        f"{rsa_rate:.0f}",
+        f"{statistics.median(ratios):.2f}x",
+        "0.4x",
+        then="   " + per_round,
+    )
+    draft = prepare()
+    value = s.rsa(draft.signed_info)
+    parts = {
+        "prepare_xades": prepare,
+        "RSA sign": lambda: s.rsa(draft.signed_info),
+        "finish_xades": lambda: finish_xades(draft, value, s.tsa),
+        "of which LocalTsa.timestamp": lambda: s.tsa.timestamp(digest),
+    }
+    micros = (f"{name} {statistics.median(seconds(fn) for _ in range(200)) * 1e6:.0f}" for name, fn in parts.items())
+    print("   one XAdES-T by part, median microseconds: " + ", ".join(micros))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--sizes", help="PDF sizes in MiB, comma-separated (default 1,10,50; --quick 0.5,2)")
+    parser.add_argument("--quick", action="store_true", help="small sizes and few runs: a smoke run")
+    args = parser.parse_args()
+    sizes = [float(x) for x in (args.sizes or ("0.5,2" if args.quick else "1,10,50")).split(",")]
+    runs = {size: 2 if args.quick else 3 if size >= 40 else 5 if size >= 5 else 9 for size in sizes}
+    from importlib.metadata import version
+
+    from msign_soap.pki import generate_demo_pki
+
+    print(
+        f"{os.cpu_count()} cores ({len(os.sched_getaffinity(0))} usable), Python {platform.python_version()}, "
+        f"pyHanko {version('pyHanko')}, cryptography {version('cryptography')}, lxml {version('lxml')}"
+    )
+    with tempfile.TemporaryDirectory(prefix="msign-bench-") as tmp:
+        work = Path(tmp)
+        generate_demo_pki(work / "pki", PKI_URL)
+        s = Signing(str(work / "pki"))
+        pdfs = bench_pades(s, sizes, runs, work)
+        bench_memory(s, pdfs, str(work / "pki"), work)
+        bench_soap(pdfs, str(work / "pki"), work)
+        bench_xades(s, 0.3 if args.quick else 2.0, 1 if args.quick else 3)
+
+
+if __name__ == "__main__":
+    main()
