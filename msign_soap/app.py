@@ -11,14 +11,15 @@ import spyne.const
 from werkzeug.wrappers import Request, Response
 
 from .config import Config
-from .core import RequestService, utcnow
+from .core import ChainChecker, RequestService, RevokedCertificate, SigningService, utcnow
 from .core.requests import Clock
+from .core.trust import CertificateChecker
 from .pki import TSA_PATH, DemoPki, create_pki_app, load_demo_pki
 from .signing.timestamp import LocalTsa, Timestamper
 from .soap import create_soap_app
 from .store import Store, open_store
 
-__all__ = ["Service", "create_app"]
+__all__ = ["Service", "create_app", "demo_certificate_checker"]
 
 log = logging.getLogger(__name__)
 
@@ -41,7 +42,12 @@ def _tune_spyne() -> None:
 @dataclass
 class Service:
     """A running service: its WSGI app, its core and its database; with
-    ``demo_pki``, the demo PKI and a time-stamper signing with its TSA."""
+    ``demo_pki``, the demo PKI and a time-stamper signing with its TSA.
+
+    ``signing`` is the two-step signing flow (:class:`~msign_soap.core.SigningService`)
+    the sign page and the CLI use; without the demo PKI it has no trust
+    anchors or TSA yet and refuses to sign (``NotAvailable``).
+    """
 
     config: Config
     store: Store
@@ -49,6 +55,7 @@ class Service:
     wsgi: Callable[[dict, Callable], Iterable[bytes]]
     pki: DemoPki | None = None
     timestamper: Timestamper | None = None
+    signing: SigningService | None = None
 
     def __call__(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
         return self.wsgi(environ, start_response)
@@ -72,15 +79,22 @@ class Service:
         self.store.close()
 
 
-def create_app(config: Config, clock: Clock = utcnow) -> Service:
+def create_app(config: Config, clock: Clock = utcnow, checker: CertificateChecker | None = None) -> Service:
     """Load (or create) the demo PKI if enabled, open the database, migrate
-    it, and build the WSGI application."""
+    it, and build the WSGI application.
+
+    :param checker: decides which signer certificates are accepted; default:
+        the demo PKI's (:func:`demo_certificate_checker`), none without it.
+    """
     _tune_spyne()
     pki = load_demo_pki(config.data_dir / "pki", config.base_url) if config.demo_pki else None
     tsa = LocalTsa(pki.tsa.certificate, pki.tsa.private_key, pki.tsa.chain) if pki else None
     pki_app = create_pki_app(pki, tsa) if pki else None
     store = open_store(config.database)
     requests = RequestService(store, config, clock)
+    if checker is None and pki is not None:
+        checker = demo_certificate_checker(pki)
+    signing = SigningService(requests, tsa, checker)
     soap = create_soap_app(requests)
 
     def wsgi(environ: dict, start_response: Callable) -> Iterable[bytes]:
@@ -91,7 +105,17 @@ def create_app(config: Config, clock: Clock = utcnow) -> Service:
             return pki_app(environ, start_response)
         return _pages(environ, start_response)
 
-    return Service(config, store, requests, wsgi, pki, tsa)
+    return Service(config, store, requests, wsgi, pki, tsa, signing)
+
+
+def demo_certificate_checker(pki: DemoPki) -> ChainChecker:
+    """Accept the demo PKI's certificates: chains to its root, minus its revocations."""
+    issuer = pki.issuing_ca.certificate.subject
+    return ChainChecker(
+        trust_roots=[pki.root.certificate],
+        intermediates=[pki.issuing_ca.certificate],
+        revoked=[RevokedCertificate(issuer, r.serial_number, r.date) for r in pki.revocations],
+    )
 
 
 def _pages(environ: dict, start_response: Callable) -> Iterable[bytes]:

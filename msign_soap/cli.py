@@ -1,4 +1,4 @@
-"""The ``msign-soap`` command: ``serve`` and ``wsdl``."""
+"""The ``msign-soap`` command: ``serve``, ``wsdl`` and ``delegation``."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ from pathlib import Path
 from typing import Any
 
 from . import __version__
-from .config import load_config
-from .errors import ConfigurationError
+from .config import Config, load_config
+from .errors import ConfigurationError, InvalidParameter
 
 __all__ = ["main"]
 
@@ -21,9 +21,7 @@ def _serve(args: argparse.Namespace) -> int:
 
     from .app import SOAP_PATH, create_app
 
-    config = load_config(
-        args.config, host=args.host, port=args.port, data_dir=args.data_dir, database_url=args.database_url
-    )
+    config = _config(args, host=args.host, port=args.port)
     config.data_dir.mkdir(parents=True, exist_ok=True)
     # Bind first: with --port 0 the demo PKI's URLs must name the real port.
     server = make_server(config.host, config.port, _not_ready, threaded=True)
@@ -64,22 +62,77 @@ def _wsdl(args: argparse.Namespace) -> int:
     return 0
 
 
+def _add_config_options(parser: argparse.ArgumentParser) -> None:
+    """The options every command that opens the service's data takes."""
+    parser.add_argument("--config", help="TOML configuration file")
+    parser.add_argument("--data-dir", type=Path, help="data directory (default ./msign-data)")
+    parser.add_argument("--database-url", help="database URL (default SQLite in the data directory)")
+
+
+def _config(args: argparse.Namespace, **overrides: Any) -> Config:
+    return load_config(args.config, data_dir=args.data_dir, database_url=args.database_url, **overrides)
+
+
+def _delegation(args: argparse.Namespace) -> int:
+    from .core import DelegationRegistry
+    from .store import open_store
+
+    store = open_store(_config(args).database)
+    try:
+        registry = DelegationRegistry(store)
+        if args.action == "add":
+            d = registry.add(args.delegator, args.signer, args.role)
+            print(f"{d.delegator_idnp} -> {d.signer_idnp} role {d.role_id or 'any'}")
+        elif args.action == "remove":
+            removed = registry.remove(args.delegator, args.signer, args.role)
+            print(f"removed {removed}")
+            if not removed:
+                return 1
+        else:
+            for d in registry.find(args.delegator, args.signer):
+                added = d.created_at.strftime("%Y-%m-%d %H:%M:%S") if d.created_at else ""
+                print(f"{d.delegator_idnp}\t{d.signer_idnp}\t{d.role_id or 'any'}\t{added}")
+    except InvalidParameter as e:
+        print(f"msign-soap: {e.reason}", file=sys.stderr)
+        return 2
+    finally:
+        store.close()
+    return 0
+
+
+def _add_delegation_commands(commands: Any) -> None:
+    delegation = commands.add_parser(
+        "delegation", help="manage who may sign on behalf of whom (ExpectedSigner DelegatorType=Person)"
+    )
+    actions = delegation.add_subparsers(dest="action", required=True)
+    add = actions.add_parser("add", help="let --signer sign on behalf of --delegator")
+    add.add_argument("--role", type=int, default=0, help="DelegatedRoleID it is limited to (default 0: any role)")
+    remove = actions.add_parser("remove", help="remove delegations from --delegator to --signer")
+    remove.add_argument("--role", type=int, help="only the one for this role (default: all of them)")
+    listing = actions.add_parser("list", help="list delegations (tab-separated: delegator, signer, role, added)")
+    for action, required in ((add, True), (remove, True), (listing, False)):
+        action.add_argument("--delegator", required=required, help="IDNP of the person delegating")
+        action.add_argument("--signer", required=required, help="IDNP of the person signing")
+        _add_config_options(action)
+        action.set_defaults(handler=_delegation)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="msign-soap", description=__doc__)
     parser.add_argument("--version", action="version", version=__version__)
     commands = parser.add_subparsers(dest="command", required=True)
 
     serve = commands.add_parser("serve", help="run the service (embedded default: SQLite + demo mode)")
-    serve.add_argument("--config", help="TOML configuration file")
+    _add_config_options(serve)
     serve.add_argument("--host", help="address to listen on (default 127.0.0.1)")
     serve.add_argument("--port", type=int, help="port to listen on (default 8080; 0 picks a free one)")
-    serve.add_argument("--data-dir", type=Path, help="data directory (default ./msign-data)")
-    serve.add_argument("--database-url", help="database URL (default SQLite in the data directory)")
     serve.set_defaults(handler=_serve)
 
     wsdl = commands.add_parser("wsdl", help="print the WSDL generated from the service definition")
     wsdl.add_argument("-o", "--output", help="write to this file instead of standard output")
     wsdl.set_defaults(handler=_wsdl)
+
+    _add_delegation_commands(commands)
 
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")

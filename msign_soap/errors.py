@@ -15,8 +15,12 @@ __all__ = [
     "InvalidParameter",
     "MSignError",
     "NotAvailable",
+    "RequestClosed",
     "RequestNotFound",
+    "SignatureMismatch",
+    "SignerRejected",
     "SigningError",
+    "SigningRefused",
     "TimestampError",
 ]
 
@@ -92,3 +96,40 @@ class TimestampError(MSignError):
     """A time-stamp could not be obtained: the TSA is unreachable, refused the
     request, or answered with a token that does not match it (imprint, nonce).
     """
+
+
+class RequestClosed(MSignError):
+    """The request is no longer Pending (or has just expired): it cannot be
+    prepared or finished any more.
+
+    :param status: its state now, ``Success``, ``Failure`` or ``Expired``.
+    """
+
+    def __init__(self, request_id: str, status: str) -> None:
+        super().__init__(f"The signing request is {status}, not Pending")
+        self.request_id = request_id
+        self.status = status
+
+
+class SigningRefused(MSignError):
+    """The signing flow refused the signer or the signature and has ended the
+    request as ``Failure``.
+
+    :param message_id: the message ID of :mod:`msign_soap.i18n.messages`
+        stored as the failure reason; translate it to show it.
+    """
+
+    def __init__(self, message_id: str, detail: str | None = None) -> None:
+        super().__init__(message_id)
+        self.message_id = message_id
+        #: What exactly failed, for the log (never shown to the user).
+        self.detail = detail
+
+
+class SignerRejected(SigningRefused):
+    """The signer's certificate failed a check: validity, trust, revocation,
+    the expected signer, the organization or the delegation."""
+
+
+class SignatureMismatch(SigningRefused):
+    """A signature value does not verify under the certificate it was prepared for."""

@@ -3,7 +3,8 @@
 State machine: ``Pending`` → ``Success`` | ``Failure`` | ``Expired``; a finished
 request never changes again. Its posted document bytes are deleted after
 ``document_retention`` and the whole request after ``result_retention``
-(then :class:`~msign_soap.errors.RequestNotFound`). Every transition is one
+(then :class:`~msign_soap.errors.RequestNotFound`); the signing flow's drafts
+(:mod:`.signing`) go with the documents. Every transition is one
 conditional UPDATE, so concurrent workers (threads, processes, hosts sharing
 one database) cannot finish a request twice.
 """
@@ -19,7 +20,7 @@ from typing import Any
 import peewee as pw
 
 from ..config import Config
-from ..errors import AuthorizationFailed, InvalidParameter, MSignError, RequestNotFound
+from ..errors import AuthorizationFailed, InvalidParameter, MSignError, RequestClosed, RequestNotFound
 from ..i18n import messages, translate
 from ..store import Store
 from ..store.prepared import Prepared, PreparedInsert, slot
@@ -229,34 +230,69 @@ class RequestService:
 
     # -- transitions used by the signing flow -----------------------------
 
-    def complete(self, request_id: str, results: Sequence[tuple[bytes, bytes]]) -> None:
+    def complete(
+        self, request_id: str, results: Sequence[tuple[bytes, bytes]], *, unless_expired: bool = False
+    ) -> None:
         """Mark a Pending request Success with one (certificate, signature) per content.
 
+        All results are written in the transaction that changes the state.
+
+        :param unless_expired: refuse a request whose lifetime has run out
+            even though no one has marked it Expired yet, and mark it so.
         :raises RequestNotFound: unknown request.
-        :raises MSignError: the request is no longer Pending, or the count is wrong.
+        :raises RequestClosed: the request is no longer Pending (or has just
+            expired, with ``unless_expired``).
+        :raises MSignError: the count is wrong.
         """
         m = self.store.models
+        closed: SignStatus | None = None
         with self.store.db.connection_context(), self.store.write():
-            row = self._load(request_id)
+            self._load(request_id)
             count = m.SignContent.select().where(m.SignContent.request == request_id).count()
             if len(results) != count:
                 raise MSignError(f"request {request_id} has {count} contents, got {len(results)} results")
-            if not self._finish(request_id, SignStatus.SUCCESS):
-                raise MSignError(f"request {request_id} is {row.status}, not Pending")
-            for position, (certificate, signature) in enumerate(results):
-                m.SignContent.update(certificate=certificate, signature=signature).where(
-                    (m.SignContent.request == request_id) & (m.SignContent.position == position)
-                ).execute()
+            if self._finish(request_id, SignStatus.SUCCESS, unexpired_at=self.clock() if unless_expired else None):
+                for position, (certificate, signature) in enumerate(results):
+                    m.SignContent.update(certificate=certificate, signature=signature).where(
+                        (m.SignContent.request == request_id) & (m.SignContent.position == position)
+                    ).execute()
+            else:
+                closed = self._close_if_expired(request_id)  # committed, unlike a raise in here
+        if closed is not None:
+            raise RequestClosed(request_id, closed.value)
 
-    def fail(self, request_id: str, reason: str = messages.FAILED) -> None:
+    def fail(self, request_id: str, reason: str = messages.FAILED, *, unless_expired: bool = False) -> None:
         """Mark a Pending request Failure; ``reason`` is a message ID of :mod:`~msign_soap.i18n.messages`.
 
-        :raises MSignError: the request is no longer Pending.
+        :param unless_expired: as for :meth:`complete`.
+        :raises RequestClosed: the request is no longer Pending (or has just
+            expired, with ``unless_expired``).
         """
+        closed: SignStatus | None = None
         with self.store.db.connection_context(), self.store.write():
+            self._load(request_id)
+            unexpired_at = self.clock() if unless_expired else None
+            if not self._finish(request_id, SignStatus.FAILURE, unexpired_at=unexpired_at, failure_reason=reason):
+                closed = self._close_if_expired(request_id)
+        if closed is not None:
+            raise RequestClosed(request_id, closed.value)
+
+    def open_request(self, request_id: str) -> Any:
+        """The row of a request the signing flow may still work on.
+
+        A Pending request whose lifetime has run out is marked Expired here.
+
+        :return: the request's row (``request_id``, ``status``, ``expires_at`` …).
+        :raises RequestNotFound: unknown request.
+        :raises RequestClosed: not Pending, or has just expired.
+        """
+        with self.store.db.connection_context():
             row = self._load(request_id)
-            if not self._finish(request_id, SignStatus.FAILURE, failure_reason=reason):
-                raise MSignError(f"request {request_id} is {row.status}, not Pending")
+            if row.status == SignStatus.PENDING.value and row.expires_at > self.clock():
+                return row
+            with self.store.write():
+                status = self._close_if_expired(request_id)
+        raise RequestClosed(request_id, status.value)
 
     def run_maintenance(self) -> MaintenanceReport:
         """Expire overdue requests, delete old documents, purge old results."""
@@ -275,6 +311,8 @@ class RequestService:
                 )
                 ids = [r.request_id for r in stale]
                 if ids:
+                    # drafts hold copies of the documents (prepared PDFs)
+                    m.SignDraft.delete().where(m.SignDraft.request.in_(ids)).execute()
                     m.SignContent.update(content=None).where(m.SignContent.request.in_(ids)).execute()
                     m.SignRequest.update(documents_deleted=True).where(m.SignRequest.request_id.in_(ids)).execute()
             with self.store.write():
@@ -283,6 +321,8 @@ class RequestService:
                 )
                 purge = [r.request_id for r in old]
                 if purge:
+                    m.SignDraft.delete().where(m.SignDraft.request.in_(purge)).execute()
+                    m.SignPreparation.delete().where(m.SignPreparation.request.in_(purge)).execute()
                     m.SignContent.delete().where(m.SignContent.request.in_(purge)).execute()
                     m.SignRequest.delete().where(m.SignRequest.request_id.in_(purge)).execute()
         report = MaintenanceReport(expired=expired, documents_deleted=len(ids), purged=len(purge))
@@ -300,14 +340,24 @@ class RequestService:
             raise RequestNotFound()
         return row
 
-    def _finish(self, request_id: str, status: SignStatus, **fields: Any) -> bool:
+    def _finish(
+        self, request_id: str, status: SignStatus, *, unexpired_at: datetime | None = None, **fields: Any
+    ) -> bool:
         SignRequest = self.store.models.SignRequest
         fields.setdefault("finished_at", self.clock())
-        changed = (
-            SignRequest.update(status=status.value, **fields)
-            .where((SignRequest.request_id == request_id) & (SignRequest.status == SignStatus.PENDING.value))
-            .execute()
-        )
+        condition = (SignRequest.request_id == request_id) & (SignRequest.status == SignStatus.PENDING.value)
+        if unexpired_at is not None:
+            condition &= SignRequest.expires_at > unexpired_at
+        changed = SignRequest.update(status=status.value, **fields).where(condition).execute()
         if changed:
             log.info("request %s is now %s", request_id, status.value)
         return bool(changed)
+
+    def _close_if_expired(self, request_id: str) -> SignStatus:
+        """The state of a request that could not be moved on: a Pending one
+        past its lifetime is marked Expired (call inside a write transaction)."""
+        row = self._load(request_id)
+        if row.status == SignStatus.PENDING.value and row.expires_at <= self.clock():
+            self._finish(request_id, SignStatus.EXPIRED, finished_at=row.expires_at)
+            row = self._load(request_id)
+        return SignStatus(row.status)

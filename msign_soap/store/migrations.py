@@ -1,7 +1,8 @@
 """Schema migrations: numbered steps applied in order, each in a transaction.
 
 Add a step by appending a function to :data:`MIGRATIONS`; never edit one that
-has shipped. Version 1 creates the initial schema.
+has shipped. Version 1 creates the initial schema; version 2 adds the signing
+flow's tables (preparations, drafts) and delegations.
 """
 
 from __future__ import annotations
@@ -21,7 +22,11 @@ def _initial_schema(db: pw.Database, models: Models) -> None:
     db.create_tables([models.Consumer, models.SignRequest, models.SignContent])
 
 
-MIGRATIONS: list[Callable[[pw.Database, Models], None]] = [_initial_schema]
+def _signing_flow(db: pw.Database, models: Models) -> None:
+    db.create_tables([models.SignPreparation, models.SignDraft, models.Delegation])
+
+
+MIGRATIONS: list[Callable[[pw.Database, Models], None]] = [_initial_schema, _signing_flow]
 
 
 def current_version(db: pw.Database, models: Models) -> int:

@@ -1,4 +1,5 @@
-"""Peewee models of the service's state: consumers, sign requests, contents.
+"""Peewee models of the service's state: consumers, sign requests, contents,
+the signing flow's preparations and drafts, and delegations between persons.
 
 The models are defined per database by :func:`define_models`, so that several
 stores (tests, two service instances in one process) never share a binding.
@@ -22,10 +23,21 @@ class Models:
     SignRequest: Any
     SignContent: Any
     SchemaVersion: Any
+    SignPreparation: Any
+    SignDraft: Any
+    Delegation: Any
 
     def all(self) -> list[Any]:
         """Every model, in creation (dependency) order."""
-        return [self.SchemaVersion, self.Consumer, self.SignRequest, self.SignContent]
+        return [
+            self.SchemaVersion,
+            self.Consumer,
+            self.SignRequest,
+            self.SignContent,
+            self.SignPreparation,
+            self.SignDraft,
+            self.Delegation,
+        ]
 
 
 def define_models(database: pw.Database) -> Models:
@@ -83,4 +95,44 @@ def define_models(database: pw.Database) -> Models:
         class Meta:
             indexes = ((("request", "position"), True),)
 
-    return Models(Consumer, SignRequest, SignContent, SchemaVersion)
+    # -- since schema version 2 ------------------------------------------------
+
+    class SignPreparation(Base):
+        """The signer of a request, recorded when its drafts were (last) prepared."""
+
+        request = pw.ForeignKeyField(SignRequest, primary_key=True, on_delete="CASCADE")
+        certificate = pw.BlobField()
+        #: The IDNP read from the certificate (SERIALNUMBER), if it has one.
+        signer_idnp = pw.CharField(max_length=13, null=True)
+        #: The organization's IDNO read from the certificate, if it has one.
+        signer_idno = pw.CharField(max_length=13, null=True)
+        prepared_at = pw.DateTimeField()
+
+    class SignDraft(Base):
+        """One content's signature between the two steps of the signing flow."""
+
+        request = pw.ForeignKeyField(SignRequest, on_delete="CASCADE")
+        position = pw.IntegerField()
+        #: ``xades`` or ``pades``.
+        kind = pw.CharField(max_length=8)
+        #: The draft's own JSON (``XadesDraft.to_json`` / ``PadesDraft.to_json``).
+        draft = pw.TextField()
+        #: The prepared PDF (PAdES only): a copy of the document, deleted with it.
+        prepared = pw.BlobField(null=True)
+
+        class Meta:
+            indexes = ((("request", "position"), True),)
+
+    class Delegation(Base):
+        """A person (delegator) lets another (signer) sign on their behalf."""
+
+        delegator_idnp = pw.CharField(max_length=13)
+        signer_idnp = pw.CharField(max_length=13, index=True)
+        #: The DelegatedRoleID it is limited to; 0 = any role.
+        role_id = pw.IntegerField(default=0)
+        created_at = pw.DateTimeField()
+
+        class Meta:
+            indexes = ((("delegator_idnp", "signer_idnp", "role_id"), True),)
+
+    return Models(Consumer, SignRequest, SignContent, SchemaVersion, SignPreparation, SignDraft, Delegation)
