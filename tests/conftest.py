@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import os
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -16,13 +15,20 @@ from urllib.parse import urlsplit
 import pytest
 import requests
 import zeep
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519
+from cryptography.x509.oid import NameOID
 from werkzeug.serving import make_server
 from zeep.transports import Transport
 
 from msign_soap.app import Service, create_app
 from msign_soap.config import load_config
+from msign_soap.pki import CRL_PATHS, DemoPki, Identity, PrivateKey, load_demo_pki
+from msign_soap.pki.generate import NOT_BEFORE
+from msign_soap.signing import LocalTsa, Timestamper
 
-from .pki_support import seed_demo_pki
+from .pki_support import TEMPLATE_URL, seed_demo_pki, shared_demo_pki_template
 
 DATA = Path(__file__).parent / "data"
 REFERENCE_WSDL = DATA / "MSign.reference.wsdl"
@@ -81,21 +87,27 @@ def sha1(text: str) -> bytes:
     return hashlib.sha1(text.encode()).digest()
 
 
-def minimal_pdf(text: str = "Hello", padding: int = 0) -> bytes:
-    """A valid one-page PDF with a correct xref table; ``padding`` bytes of
-    incompressible data in the page content make it as large as wanted."""
+def minimal_pdf(text: str = "Hello", padding: int = 0, *, version: str = "1.7", catalog: bytes = b"") -> bytes:
+    """A valid one-page PDF with a correct xref table (five objects).
+
+    :param padding: bytes of hexadecimal digits, the same for the same
+        ``text`` and size, in a comment of the page content: as large a
+        document as wanted, that no compression shrinks by much.
+    :param version: the version in the header.
+    :param catalog: extra entries for the document catalog.
+    """
     stream = f"BT /F1 24 Tf 72 720 Td ({text}) Tj ET".encode()
     if padding:
-        stream += b"\n%" + os.urandom(padding // 2).hex().encode()[:padding]
+        stream += b"\n%" + hashlib.shake_256(text.encode()).hexdigest((padding + 1) // 2)[:padding].encode()
     objects = [
-        b"<< /Type /Catalog /Pages 2 0 R >>",
+        b"<< /Type /Catalog /Pages 2 0 R " + catalog + b">>",
         b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
         b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R "
         b"/Resources << /Font << /F1 5 0 R >> >> >>",
         b"<< /Length %d >>\nstream\n" % len(stream) + stream + b"\nendstream",
         b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
     ]
-    out = bytearray(b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n")
+    out = bytearray(b"%%PDF-%s\n%%\xe2\xe3\xcf\xd3\n" % version.encode())
     offsets = []
     for number, body in enumerate(objects, 1):
         offsets.append(len(out))
@@ -106,6 +118,123 @@ def minimal_pdf(text: str = "Hello", padding: int = 0) -> bytes:
         out += b"%010d 00000 n \n" % offset
     out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(objects) + 1, xref)
     return bytes(out)
+
+
+# -- the demo PKI, for the signing tests ------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def demo_pki() -> DemoPki:
+    """The session's demo PKI (:func:`shared_demo_pki_template`), loaded; read
+    it, never write into its directory."""
+    return load_demo_pki(shared_demo_pki_template(), TEMPLATE_URL)
+
+
+@pytest.fixture(scope="session")
+def demo_tsa(demo_pki: DemoPki) -> LocalTsa:
+    """The project's in-process TSA with the demo TSA certificate (tokens embed its chain)."""
+    return LocalTsa(demo_pki.tsa.certificate, demo_pki.tsa.private_key, demo_pki.tsa.chain)
+
+
+class RecordingTsa:
+    """A :class:`Timestamper` that notes each imprint in ``imprints``, then asks ``inner``."""
+
+    def __init__(self, inner: Timestamper) -> None:
+        self.inner = inner
+        self.imprints: list[bytes] = []
+
+    def timestamp(self, message_imprint: bytes, hash_algorithm: str = "sha256") -> bytes:
+        self.imprints.append(message_imprint)
+        return self.inner.timestamp(message_imprint, hash_algorithm)
+
+
+class ForgedTsa:
+    """A :class:`Timestamper` double answering ``token(message_imprint)``: a
+    token over another imprint, or no token at all."""
+
+    def __init__(self, token: Callable[[bytes], bytes]) -> None:
+        self.token = token
+
+    def timestamp(self, message_imprint: bytes, hash_algorithm: str = "sha256") -> bytes:
+        return self.token(message_imprint)
+
+
+def issue_certificate(
+    common_name: str,
+    key: PrivateKey,
+    issuer: Identity | None = None,
+    *,
+    idnp: str | None = None,
+    ca: bool = False,
+    crl_url: str | None = None,
+) -> Identity:
+    """A certificate the demo PKI does not issue (an EC or Ed25519 key, a
+    foreign root): issued by ``issuer`` with its key (under the demo PKI,
+    ``demo_pki.issuing_ca``), or self-signed without one.
+
+    Valid from the demo PKI's ``NOT_BEFORE`` for a year from now; a signer's
+    (``ca`` false) key usage is digitalSignature and nonRepudiation.
+    """
+    attributes = [x509.NameAttribute(NameOID.COUNTRY_NAME, "MD"), x509.NameAttribute(NameOID.COMMON_NAME, common_name)]
+    if idnp:
+        attributes.append(x509.NameAttribute(NameOID.SERIAL_NUMBER, idnp))
+    subject = x509.Name(attributes)
+    signing_key = issuer.private_key if issuer else key
+    builder = (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(issuer.certificate.subject if issuer else subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(NOT_BEFORE)
+        .not_valid_after(datetime.now(UTC) + timedelta(days=365))
+        .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True)
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
+        .add_extension(
+            x509.KeyUsage(
+                digital_signature=not ca,
+                content_commitment=not ca,
+                key_encipherment=False,
+                data_encipherment=False,
+                key_agreement=False,
+                key_cert_sign=ca,
+                crl_sign=ca,
+                encipher_only=False,
+                decipher_only=False,
+            ),
+            critical=True,
+        )
+    )
+    if issuer:
+        builder = builder.add_extension(
+            x509.AuthorityKeyIdentifier.from_issuer_public_key(issuer.certificate.public_key()),  # type: ignore[arg-type]
+            critical=False,
+        )
+    if crl_url:
+        point = x509.DistributionPoint([x509.UniformResourceIdentifier(crl_url)], None, None, None)
+        builder = builder.add_extension(x509.CRLDistributionPoints([point]), critical=False)
+    algorithm = None if isinstance(signing_key, ed25519.Ed25519PrivateKey | ed448.Ed448PrivateKey) else hashes.SHA256()
+    chain = (issuer.certificate, *issuer.chain) if issuer else ()
+    return Identity(common_name, builder.sign(signing_key, algorithm), key, chain, idnp=idnp)
+
+
+@pytest.fixture(scope="session")
+def ec_signer(demo_pki: DemoPki) -> Identity:
+    """Ion Popescu's EC P-256 certificate (the demo people's keys are RSA)
+    from the demo issuing CA, naming its CRL as theirs do."""
+    return issue_certificate(
+        "Ion Popescu",
+        ec.generate_private_key(ec.SECP256R1()),
+        demo_pki.issuing_ca,
+        idnp=IDNP,
+        crl_url=demo_pki.url(CRL_PATHS["issuing"]),
+    )
+
+
+@pytest.fixture(scope="session")
+def foreign_root() -> Identity:
+    """A self-signed CA outside the demo PKI: a trust anchor nothing chains to."""
+    return issue_certificate("Another Root", ec.generate_private_key(ec.SECP256R1()), ca=True)
 
 
 @pytest.fixture

@@ -17,7 +17,6 @@ are skipped, unless ``CI`` is set, in which case they fail.
 from __future__ import annotations
 
 import base64
-import datetime
 import glob
 import hashlib
 import os
@@ -29,6 +28,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from cryptography.hazmat.primitives.asymmetric import ec
+
+from .conftest import issue_certificate, minimal_pdf
 
 pytestmark = pytest.mark.interop
 
@@ -191,57 +193,9 @@ def dotnet_client(tmp_path_factory) -> DotnetClient:
 # --------------------------------------------------------------------------
 
 
-def minimal_pdf() -> bytes:
-    """A small but structurally valid one-page PDF (correct xref offsets)."""
-    objects = [
-        b"<< /Type /Catalog /Pages 2 0 R >>",
-        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
-        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] "
-        b"/Resources << /Font << /F1 5 0 R >> >> /Contents 4 0 R >>",
-        None,  # content stream, below
-        b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
-    ]
-    stream = b"BT /F1 24 Tf 72 720 Td (msign-soap interop) Tj ET"
-    objects[3] = b"<< /Length %d >>\nstream\n%s\nendstream" % (len(stream), stream)
-    out = bytearray(b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n")
-    offsets = []
-    for number, body in enumerate(objects, start=1):
-        offsets.append(len(out))
-        out += b"%d 0 obj\n%s\nendobj\n" % (number, body)
-    xref = len(out)
-    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
-    for offset in offsets:
-        out += b"%010d 00000 n \n" % offset
-    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(objects) + 1, xref)
-    return bytes(out)
-
-
 def self_signed_certificate_der() -> bytes:
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import NameOID
-
     key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name(
-        [
-            x509.NameAttribute(NameOID.COMMON_NAME, "Interop Test Signer"),
-            x509.NameAttribute(NameOID.SERIAL_NUMBER, VALID_IDNP),
-            x509.NameAttribute(NameOID.COUNTRY_NAME, "MD"),
-        ]
-    )
-    now = datetime.datetime.now(datetime.UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(days=1))
-        .not_valid_after(now + datetime.timedelta(days=30))
-        .sign(key, hashes.SHA256())
-    )
-    return cert.public_bytes(serialization.Encoding.DER)
+    return issue_certificate("Interop Test Signer", key, idnp=VALID_IDNP).certificate_der
 
 
 # --------------------------------------------------------------------------
@@ -271,7 +225,7 @@ def test_post_hash_request_is_pending(dotnet_client, live_server):
 
 def test_post_pdf_request_is_pending(dotnet_client, live_server, tmp_path):
     pdf = tmp_path / "doc.pdf"
-    pdf.write_bytes(minimal_pdf())
+    pdf.write_bytes(minimal_pdf("msign-soap interop", version="1.4"))
     posted = dotnet_client.ok("post-pdf", live_server.soap_url, str(pdf))
     assert posted["request_id"], posted.describe()
     assert posted["content.0.name"] == "doc.pdf"

@@ -30,6 +30,8 @@ from pathlib import Path
 
 import pytest
 
+from .conftest import minimal_pdf
+
 pytestmark = pytest.mark.interop
 
 HERE = Path(__file__).resolve().parent
@@ -197,39 +199,14 @@ def java_client(java_build) -> JavaClient:
 # --------------------------------------------------------------------------
 
 
-def minimal_pdf(padding: int = 0) -> bytes:
-    """A small but structurally valid one-page PDF (correct xref offsets).
-
-    ``padding`` adds that many bytes of PDF comment lines to the page content.
-    """
-    stream = b"BT /F1 18 Tf 72 720 Td (msign-soap Java interop) Tj ET"
-    if padding:
-        line = b"\n% " + b"x" * 77
-        stream += (line * (padding // len(line) + 1))[:padding]
-    objects = [
-        b"<< /Type /Catalog /Pages 2 0 R >>",
-        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
-        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] "
-        b"/Resources << /Font << /F1 5 0 R >> >> /Contents 4 0 R >>",
-        b"<< /Length %d >>\nstream\n%s\nendstream" % (len(stream), stream),
-        b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
-    ]
-    out = bytearray(b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n")
-    offsets = []
-    for number, body in enumerate(objects, start=1):
-        offsets.append(len(out))
-        out += b"%d 0 obj\n%s\nendobj\n" % (number, body)
-    xref = len(out)
-    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
-    for offset in offsets:
-        out += b"%010d 00000 n \n" % offset
-    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(objects) + 1, xref)
-    return bytes(out)
+def interop_pdf(padding: int = 0) -> bytes:
+    """The conftest's :func:`minimal_pdf`, as a PDF 1.4; ``padding`` bytes of comment in the page content."""
+    return minimal_pdf("msign-soap Java interop", padding, version="1.4")
 
 
 @pytest.mark.parametrize("padding", [0, 300_000])
 def test_minimal_pdf_is_well_formed(padding):
-    pdf = minimal_pdf(padding)
+    pdf = interop_pdf(padding)
     assert pdf.startswith(b"%PDF-1.4\n") and pdf.endswith(b"%%EOF\n")
     xref = int(pdf.rsplit(b"startxref\n", 1)[1].split(b"\n", 1)[0])
     assert pdf[xref:].startswith(b"xref\n")
@@ -273,7 +250,7 @@ def test_post_hash_and_pdf_requests_are_pending(java_client, live_server, tmp_pa
     hashed = post_hash(java_client, url)
 
     pdf = tmp_path / "doc.pdf"
-    pdf.write_bytes(minimal_pdf())
+    pdf.write_bytes(interop_pdf())
     pdf_run = java_client.ok("post-pdf", url, str(pdf))
     assert pdf_run["request_id"], pdf_run.describe()
     assert pdf_run["request_id"] != hashed["request_id"]
@@ -294,7 +271,7 @@ def test_chunked_request_body_is_accepted(java_client, live_server, tmp_path):
     # JAX-WS streams the body with Transfer-Encoding: chunked when an integrator
     # sets a chunk size (common for large PDFs); the server must de-chunk it.
     pdf = tmp_path / "big.pdf"
-    pdf.write_bytes(minimal_pdf(padding=300_000))
+    pdf.write_bytes(interop_pdf(padding=300_000))
     posted = java_client.ok("post-pdf", live_server.soap_url, str(pdf), jvm_options=("-Dmsign.chunkSize=8192",))
     assert posted["request_id"], posted.describe()
     assert_pending(java_client.ok("get", live_server.soap_url, posted["request_id"]))

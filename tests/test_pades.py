@@ -14,31 +14,30 @@ import tracemalloc
 import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
+from asn1crypto import crl as asn1_crl
 from asn1crypto import keys as asn1_keys
-from asn1crypto import tsp
 from asn1crypto import x509 as asn1_x509
-from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
-from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 from pyhanko.pdf_utils.reader import PdfFileReader
 from pyhanko.pdf_utils.writer import copy_into_new_writer
 from pyhanko.sign import fields, signers
 from pyhanko.sign.diff_analysis import ModificationLevel
-from pyhanko.sign.timestamps.dummy_client import DummyTimeStamper
 from pyhanko.sign.validation import DocumentSecurityStore, validate_pdf_signature
 from pyhanko.sign.validation.status import SignatureCoverageLevel
 from pyhanko_certvalidator import ValidationContext
 from pyhanko_certvalidator.registry import SimpleCertificateStore
 
 from msign_soap.errors import InvalidDocument, SigningError
+from msign_soap.pki import DemoPki, Identity, build_crl
+from msign_soap.signing import LocalTsa
 from msign_soap.signing.pades import (
     PadesDraft,
     count_signatures,
@@ -47,230 +46,75 @@ from msign_soap.signing.pades import (
     sign_pades_with_key,
 )
 
+from .conftest import IDNP, ForgedTsa, RecordingTsa, minimal_pdf
+from .pki_support import live_service
+
 NOW = datetime.now(UTC).replace(microsecond=0)
 REASON = "MSign: semnat de Ion Popescu"
-PAGE_TEXT = b"Hello MSign"
+PAGE_TEXT = b"Hello"  # what minimal_pdf() writes on its page
 
 
-# --- test PKI ----------------------------------------------------------------
+# --- the signers: the demo PKI ----------------------------------------------
 
 
-def idnp(prefix: str) -> str:
-    """A 13-digit IDNP whose last digit is the 7-3-1 check digit."""
-    digits = [int(c) for c in prefix]
-    return prefix + str(sum(d * (7, 3, 1)[i % 3] for i, d in enumerate(digits)) % 10)
+def asn1(identity: Identity) -> asn1_x509.Certificate:
+    return asn1_x509.Certificate.load(identity.certificate_der)
 
 
-@dataclass
-class Entity:
-    key: rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey
-    cert: x509.Certificate
-
-    @property
-    def der(self) -> bytes:
-        return self.cert.public_bytes(serialization.Encoding.DER)
-
-    @property
-    def asn1(self) -> asn1_x509.Certificate:
-        return asn1_x509.Certificate.load(self.der)
-
-
-@dataclass
+@dataclass(frozen=True)
 class Pki:
-    root: Entity
-    ca: Entity
-    signer1: Entity
-    signer2: Entity
-    signer_ec: Entity
-    tsa: Entity
-    crls: list[bytes]
+    """The demo PKI as these tests sign with it: ``signer1`` and ``signer2``
+    are the demo people Ion Popescu and Maria Rusu (RSA), ``signer_ec`` Ion's
+    EC P-256 certificate from the demo issuing CA; ``crls``: the CAs' current
+    CRLs (DER), handed to the validators, which fetch nothing."""
+
+    demo: DemoPki
+    signer1: Identity
+    signer2: Identity
+    signer_ec: Identity
+    crls: tuple[bytes, ...]
 
     @property
     def chain(self) -> list[bytes]:
-        return [self.ca.der, self.root.der]
-
-
-def _name(cn: str, serial: str | None = None) -> x509.Name:
-    attrs = [x509.NameAttribute(NameOID.COUNTRY_NAME, "MD"), x509.NameAttribute(NameOID.COMMON_NAME, cn)]
-    if serial:
-        attrs.append(x509.NameAttribute(NameOID.SERIAL_NUMBER, serial))
-    return x509.Name(attrs)
-
-
-def _issue(
-    subject: x509.Name,
-    key: rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey,
-    issuer: Entity | None,
-    *,
-    ca: bool = False,
-    crl: str | None = None,
-    eku: x509.ObjectIdentifier | None = None,
-) -> Entity:
-    signing_key = issuer.key if issuer else key
-    builder = (
-        x509.CertificateBuilder()
-        .subject_name(subject)
-        .issuer_name(issuer.cert.subject if issuer else subject)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(NOW - timedelta(days=1))
-        .not_valid_after(NOW + timedelta(days=365))
-        .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True)
-        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
-        .add_extension(
-            x509.KeyUsage(
-                digital_signature=not ca,
-                content_commitment=not ca and eku is None,
-                key_encipherment=False,
-                data_encipherment=False,
-                key_agreement=False,
-                key_cert_sign=ca,
-                crl_sign=ca,
-                encipher_only=False,
-                decipher_only=False,
-            ),
-            critical=True,
-        )
-    )
-    if issuer:
-        builder = builder.add_extension(
-            x509.AuthorityKeyIdentifier.from_issuer_public_key(issuer.key.public_key()),  # type: ignore[arg-type]
-            critical=False,
-        )
-    if crl:
-        point = x509.DistributionPoint([x509.UniformResourceIdentifier(crl)], None, None, None)
-        builder = builder.add_extension(x509.CRLDistributionPoints([point]), critical=False)
-    if eku:
-        builder = builder.add_extension(x509.ExtendedKeyUsage([eku]), critical=True)
-    return Entity(key, builder.sign(signing_key, hashes.SHA256()))
-
-
-def _crl(issuer: Entity) -> bytes:
-    crl = (
-        x509.CertificateRevocationListBuilder()
-        .issuer_name(issuer.cert.subject)
-        .last_update(NOW - timedelta(hours=1))
-        .next_update(NOW + timedelta(days=7))
-        .add_extension(x509.CRLNumber(1), critical=False)
-        .add_extension(
-            x509.AuthorityKeyIdentifier.from_issuer_public_key(issuer.key.public_key()),  # type: ignore[arg-type]
-            critical=False,
-        )
-        .sign(issuer.key, hashes.SHA256())
-    )
-    return crl.public_bytes(serialization.Encoding.DER)
-
-
-def _rsa() -> rsa.RSAPrivateKey:
-    return rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        """The issuing CA and the root, above every signer."""
+        return list(self.signer1.chain_der)
 
 
 @pytest.fixture(scope="module")
-def pki() -> Pki:
-    # CRL URLs point nowhere: nothing is fetched, the CRLs are handed over.
-    root_crl, ca_crl = "http://127.0.0.1:9/root.crl", "http://127.0.0.1:9/ca.crl"
-    root = _issue(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "MSign Test Root CA")]), _rsa(), None, ca=True)
-    ca = _issue(_name("MSign Test Issuing CA"), _rsa(), root, ca=True, crl=root_crl)
+def pki(demo_pki: DemoPki, ec_signer: Identity) -> Pki:
     return Pki(
-        root=root,
-        ca=ca,
-        signer1=_issue(_name("Ion Popescu", idnp("200400123456")), _rsa(), ca, crl=ca_crl),
-        signer2=_issue(_name("Maria Țurcanu-Ștefănescu", idnp("200500765432")), _rsa(), ca, crl=ca_crl),
-        signer_ec=_issue(
-            _name("Vasile Ceban", idnp("200100111222")), ec.generate_private_key(ec.SECP256R1()), ca, crl=ca_crl
-        ),
-        tsa=_issue(_name("MSign Test TSA"), _rsa(), ca, crl=ca_crl, eku=ExtendedKeyUsageOID.TIME_STAMPING),
-        crls=[_crl(root), _crl(ca)],
+        demo=demo_pki,
+        signer1=demo_pki.people[IDNP],
+        signer2=demo_pki.by_name("Maria Rusu"),
+        signer_ec=ec_signer,
+        crls=(build_crl(demo_pki.root, (), NOW), build_crl(demo_pki.issuing_ca, demo_pki.revocations, NOW)),
     )
 
 
-class DummyTsa:
-    """pyHanko's in-process TSA behind the Timestamper protocol of the signing core."""
-
-    def __init__(self, pki: Pki) -> None:
-        key_der = pki.tsa.key.private_bytes(
-            serialization.Encoding.DER, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-        )
-        self.stamper = DummyTimeStamper(
-            tsa_cert=pki.tsa.asn1,
-            tsa_key=asn1_keys.PrivateKeyInfo.load(key_der),
-            certs_to_embed=SimpleCertificateStore.from_certs([pki.tsa.asn1, pki.ca.asn1]),
-        )
-        self.imprints: list[bytes] = []
-
-    def timestamp(self, message_imprint: bytes, hash_algorithm: str = "sha256") -> bytes:
-        self.imprints.append(message_imprint)
-        request = tsp.TimeStampReq(
-            {
-                "version": 1,
-                "message_imprint": {"hash_algorithm": {"algorithm": hash_algorithm}, "hashed_message": message_imprint},
-                "cert_req": True,
-            }
-        )
-        return self.stamper.request_tsa_response(request)["time_stamp_token"].dump()
-
-
 @pytest.fixture(scope="module")
-def tsa(pki: Pki) -> DummyTsa:
-    return DummyTsa(pki)
+def tsa(demo_tsa: LocalTsa) -> RecordingTsa:
+    return RecordingTsa(demo_tsa)
 
 
 def validation_context(pki: Pki, **kwargs: object) -> ValidationContext:
-    from asn1crypto import crl as asn1_crl
-
     kwargs.setdefault("crls", [asn1_crl.CertificateList.load(c) for c in pki.crls])
-    return ValidationContext(trust_roots=[pki.root.asn1], allow_fetching=False, **kwargs)  # type: ignore[arg-type]
+    return ValidationContext(trust_roots=[asn1(pki.demo.root)], allow_fetching=False, **kwargs)  # type: ignore[arg-type]
 
 
-# --- documents ---------------------------------------------------------------
-
-
-def make_pdf(text: bytes = PAGE_TEXT, filler: int = 0, catalog: bytes = b"") -> bytes:
-    """A one-page PDF 1.7 with a correct xref.
-
-    :param filler: size of an unreferenced stream to add (for large documents).
-    :param catalog: extra entries for the document catalog.
-    """
-    content = b"BT /F1 24 Tf 72 720 Td (" + text + b") Tj ET"
-    objects = [
-        b"<< /Type /Catalog /Pages 2 0 R " + catalog + b">>",
-        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
-        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R"
-        b" /Resources << /Font << /F1 5 0 R >> >> >>",
-        b"<< /Length %d >>\nstream\n" % len(content) + content + b"\nendstream",
-        b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
-    ]
-    if filler:
-        # incompressible, so the size is what it says
-        blob = hashlib.shake_256(b"msign").digest(filler)
-        objects.append(b"<< /Length %d >>\nstream\n" % len(blob) + blob + b"\nendstream")
-    out = bytearray(b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n")
-    offsets = []
-    for number, body in enumerate(objects, start=1):
-        offsets.append(len(out))
-        out += b"%d 0 obj\n" % number + body + b"\nendobj\n"
-    xref = len(out)
-    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
-    for offset in offsets:
-        out += b"%010d 00000 n \n" % offset
-    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(objects) + 1, xref)
-    return bytes(out)
-
-
-def sign(pki: Pki, tsa: DummyTsa, pdf: bytes, signer: Entity | None = None, **kwargs: Any) -> bytes:
+def sign(pki: Pki, tsa: RecordingTsa, pdf: bytes, signer: Identity | None = None, **kwargs: Any) -> bytes:
     signer = signer or pki.signer1
     kwargs.setdefault("signing_time", NOW)
     kwargs.setdefault("reason", REASON)
-    return sign_pades_with_key(pdf, signer.der, pki.chain, signer.key, tsa, **kwargs)
+    return sign_pades_with_key(pdf, signer.certificate_der, pki.chain, signer.private_key, tsa, **kwargs)
 
 
 @pytest.fixture(scope="module")
-def signed_once(pki: Pki, tsa: DummyTsa) -> bytes:
-    return sign(pki, tsa, make_pdf())
+def signed_once(pki: Pki, tsa: RecordingTsa) -> bytes:
+    return sign(pki, tsa, minimal_pdf())
 
 
 @pytest.fixture(scope="module")
-def signed_twice(pki: Pki, tsa: DummyTsa, signed_once: bytes) -> bytes:
+def signed_twice(pki: Pki, tsa: RecordingTsa, signed_once: bytes) -> bytes:
     return sign(pki, tsa, signed_once, pki.signer2, reason="MSign: co-semnat", appearance=True)
 
 
@@ -327,7 +171,7 @@ def test_signed_pdf_is_valid_pades_bt_for_pyhanko(pki: Pki, signed_once: bytes) 
     [(es, status)] = pyhanko_status(signed_once, pki)
     assert status.intact and status.valid and status.trusted and status.bottom_line
     assert status.coverage == SignatureCoverageLevel.ENTIRE_FILE
-    assert status.signing_cert.subject == pki.signer1.asn1.subject
+    assert status.signing_cert.subject == asn1(pki.signer1).subject
     assert status.timestamp_validity is not None
     assert status.timestamp_validity.intact and status.timestamp_validity.valid and status.timestamp_validity.trusted
     assert es.sig_object["/SubFilter"] == "/ETSI.CAdES.detached"
@@ -352,10 +196,25 @@ def test_signed_pdf_is_valid_for_pdfsig(signed_once: bytes, tmp_path: Path) -> N
 
 
 @pytest.mark.skipif(shutil.which("certutil") is None, reason="certutil (libnss3-tools) is not installed")
-def test_pdfsig_trusts_signer_under_test_root(pki: Pki, signed_twice: bytes, tmp_path: Path) -> None:
-    for sig in pdfsig(signed_twice, tmp_path, trust_root=pki.root.der):
-        assert sig["Signature Validation"] == "Signature is Valid."
-        assert sig["Certificate Validation"] == "Certificate is Trusted."
+def test_pdfsig_trusts_signers_under_the_demo_root(tmp_path: Path) -> None:
+    """pdfsig asks the OCSP responder a demo person's certificate names, and
+    poppler (22.12) reports a failed request as an unknown certificate issue;
+    so this demo PKI is served live, its certificates naming this server."""
+    with live_service(tmp_path / "data") as live:
+        demo, tsa = live.service.pki, live.service.timestamper
+        assert demo is not None and tsa is not None
+        document = minimal_pdf()
+        for signer, more in ((demo.people[IDNP], {}), (demo.by_name("Maria Rusu"), {"appearance": True})):
+            document = sign_pades_with_key(
+                document, signer.certificate_der, signer.chain_der, signer.private_key, tsa,
+                signing_time=NOW, reason=REASON, **more,
+            )  # fmt: skip
+        signatures = pdfsig(document, tmp_path, trust_root=demo.root.certificate_der)
+        assert len(signatures) == 2
+        for sig in signatures:
+            assert sig["Signature Validation"] == "Signature is Valid."
+            assert sig["Certificate Validation"] == "Certificate is Trusted."
+        assert any(seen.startswith(("GET /pki/ocsp/", "POST /pki/ocsp/")) for seen in live.seen), live.seen
 
 
 def test_cosigning_keeps_both_signatures_valid(
@@ -382,19 +241,28 @@ def test_visible_appearance_on_last_page(pki: Pki, signed_twice: bytes) -> None:
     assert rect[2] - rect[0] > 0 and rect[3] - rect[1] > 0
     # undo the PDF string escapes (\055 for "-")
     stream = re.sub(rb"\\([0-7]{3})", lambda m: bytes([int(m.group(1), 8)]), widget["/AP"]["/N"].data)
-    # Courier cannot show Ț or Ș: they are folded to T and S
-    assert b"Maria Turcanu-Stefanescu" in stream
+    assert b"Semnat electronic de: Maria Rusu" in stream  # the certificate's common name
     assert NOW.strftime("Data: %Y-%m-%d %H:%M:%S UTC").encode() in stream
     invisible = reader.embedded_signatures[0].sig_field
     assert [float(v) for v in invisible["/Rect"]] == [0, 0, 0, 0]
 
 
-def test_ecdsa_signer_raw_and_der_values(pki: Pki, tsa: DummyTsa) -> None:
+def test_appearance_folds_letters_courier_cannot_show(pki: Pki, tsa: RecordingTsa) -> None:
+    signed = sign(pki, tsa, minimal_pdf(), pki.signer2, appearance=True, name="Maria Țurcanu-Ștefănescu")
+    [es] = PdfFileReader(io.BytesIO(signed)).embedded_signatures
+    assert es.sig_object["/Name"] == "Maria Țurcanu-Ștefănescu"
+    # undo the PDF string escapes (\055 for "-")
+    stream = re.sub(rb"\\([0-7]{3})", lambda m: bytes([int(m.group(1), 8)]), es.sig_field["/AP"]["/N"].data)
+    # Courier cannot show Ț or Ș: they are folded to T and S
+    assert b"Maria Turcanu-Stefanescu" in stream
+
+
+def test_ecdsa_signer_raw_and_der_values(pki: Pki, tsa: RecordingTsa) -> None:
     signer = pki.signer_ec
-    draft, prepared = prepare_pades(make_pdf(), signer.der, pki.chain, signing_time=NOW, reason=None)
+    draft, prepared = prepare_pades(minimal_pdf(), signer.certificate_der, pki.chain, signing_time=NOW, reason=None)
     assert draft.signature_algorithm == "sha256_ecdsa"
-    assert isinstance(signer.key, ec.EllipticCurvePrivateKey)
-    der = signer.key.sign(draft.data_to_be_signed, ec.ECDSA(hashes.SHA256()))
+    assert isinstance(signer.private_key, ec.EllipticCurvePrivateKey)
+    der = signer.private_key.sign(draft.data_to_be_signed, ec.ECDSA(hashes.SHA256()))
     r, s = decode_dss_signature(der)
     raw = r.to_bytes(32, "big") + s.to_bytes(32, "big")
     for value in (der, raw):
@@ -403,16 +271,16 @@ def test_ecdsa_signer_raw_and_der_values(pki: Pki, tsa: DummyTsa) -> None:
         assert "/Reason" not in es.sig_object
 
 
-def test_level_b_lt_embeds_validation_data(pki: Pki, tsa: DummyTsa) -> None:
-    signed = sign(pki, tsa, make_pdf(), level="B-LT", validation_context=validation_context(pki))
+def test_level_b_lt_embeds_validation_data(pki: Pki, tsa: RecordingTsa) -> None:
+    signed = sign(pki, tsa, minimal_pdf(), level="B-LT", validation_context=validation_context(pki))
     reader = PdfFileReader(io.BytesIO(signed))
     dss = DocumentSecurityStore.read_dss(reader)
     subjects = {c.subject.native["common_name"] for c in dss.load_certs()}
-    assert {"Ion Popescu", "MSign Test Issuing CA", "MSign Test TSA"} <= subjects
+    assert {"Ion Popescu", "MSign Demo Issuing CA", "MSign Demo TSA"} <= subjects
     assert len(dss.crls) == 2
     # Valid with revocation checking enforced and the CRLs taken from the DSS only.
     vc = dss.as_validation_context(
-        {"trust_roots": [pki.root.asn1], "allow_fetching": False, "revocation_mode": "hard-fail"}
+        {"trust_roots": [asn1(pki.demo.root)], "allow_fetching": False, "revocation_mode": "hard-fail"}
     )
     [es] = reader.embedded_signatures
     status = validate_pdf_signature(es, vc)
@@ -422,7 +290,9 @@ def test_level_b_lt_embeds_validation_data(pki: Pki, tsa: DummyTsa) -> None:
 
 
 def test_draft_is_small_and_survives_json(pki: Pki) -> None:
-    draft, prepared = prepare_pades(make_pdf(), pki.signer1.der, pki.chain, signing_time=NOW, reason=REASON)
+    draft, prepared = prepare_pades(
+        minimal_pdf(), pki.signer1.certificate_der, pki.chain, signing_time=NOW, reason=REASON
+    )
     text = draft.to_json()
     assert len(text) < 8_000
     assert PadesDraft.from_json(text) == draft
@@ -435,7 +305,7 @@ def test_draft_is_small_and_survives_json(pki: Pki) -> None:
 
 def test_naive_signing_time_is_utc(pki: Pki) -> None:
     draft, prepared = prepare_pades(
-        make_pdf(), pki.signer1.der, pki.chain, signing_time=NOW.replace(tzinfo=None), reason=None
+        minimal_pdf(), pki.signer1.certificate_der, pki.chain, signing_time=NOW.replace(tzinfo=None), reason=None
     )
     assert draft.signing_time == NOW
     reader = PdfFileReader(io.BytesIO(prepared))
@@ -447,13 +317,14 @@ PREPARE = """
 import sys
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from msign_soap.pki import load_demo_pki
 from msign_soap.signing.pades import prepare_pades
 
 d = Path(sys.argv[1])
+signer = load_demo_pki(sys.argv[2], sys.argv[3]).people[sys.argv[4]]
 draft, prepared = prepare_pades(
-    (d / "in.pdf").read_bytes(), (d / "signer.der").read_bytes(), [(d / "ca.der").read_bytes()],
-    signing_time=datetime.fromisoformat(sys.argv[2]), reason="cross-process",
+    (d / "in.pdf").read_bytes(), signer.certificate_der, signer.chain_der,
+    signing_time=datetime.fromisoformat(sys.argv[5]), reason="cross-process",
 )
 (d / "draft.json").write_text(draft.to_json())
 (d / "prepared.pdf").write_bytes(prepared)
@@ -463,45 +334,26 @@ draft, prepared = prepare_pades(
 FINISH = """
 import sys
 from pathlib import Path
-from typing import Any
-from asn1crypto import keys, tsp, x509
-from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding
-from pyhanko.sign.timestamps.dummy_client import DummyTimeStamper
+from msign_soap.pki import load_demo_pki
+from msign_soap.signing import LocalTsa
 from msign_soap.signing.pades import PadesDraft, finish_pades
 
 d = Path(sys.argv[1])
-
-class Tsa:
-    def __init__(self):
-        cert = x509.Certificate.load((d / "tsa.der").read_bytes())
-        ca = x509.Certificate.load((d / "ca.der").read_bytes())
-        self.stamper = DummyTimeStamper(cert, keys.PrivateKeyInfo.load((d / "tsa.key").read_bytes()), [cert, ca])
-    def timestamp(self, message_imprint, hash_algorithm="sha256"):
-        request = tsp.TimeStampReq({"version": 1, "cert_req": True, "message_imprint": {
-            "hash_algorithm": {"algorithm": hash_algorithm}, "hashed_message": message_imprint}})
-        return self.stamper.request_tsa_response(request)["time_stamp_token"].dump()
-
+pki = load_demo_pki(sys.argv[2], sys.argv[3])
+tsa = LocalTsa(pki.tsa.certificate, pki.tsa.private_key, pki.tsa.chain)
 draft = PadesDraft.from_json((d / "draft.json").read_text())
-key = serialization.load_der_private_key((d / "signer.key").read_bytes(), None)
-value = key.sign((d / "dtbs.der").read_bytes(), padding.PKCS1v15(), hashes.SHA256())
-(d / "out.pdf").write_bytes(finish_pades(draft, (d / "prepared.pdf").read_bytes(), value, Tsa()))
+value = pki.people[sys.argv[4]].private_key.sign((d / "dtbs.der").read_bytes(), padding.PKCS1v15(), hashes.SHA256())
+(d / "out.pdf").write_bytes(finish_pades(draft, (d / "prepared.pdf").read_bytes(), value, tsa))
 """
 
 
 def test_prepare_and_finish_in_separate_processes(pki: Pki, tmp_path: Path) -> None:
-    def key_der(entity: Entity) -> bytes:
-        return entity.key.private_bytes(
-            serialization.Encoding.DER, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-        )
-
-    (tmp_path / "in.pdf").write_bytes(make_pdf())
-    (tmp_path / "signer.der").write_bytes(pki.signer1.der)
-    (tmp_path / "signer.key").write_bytes(key_der(pki.signer1))
-    (tmp_path / "ca.der").write_bytes(pki.ca.der)
-    (tmp_path / "tsa.der").write_bytes(pki.tsa.der)
-    (tmp_path / "tsa.key").write_bytes(key_der(pki.tsa))
-    for script, args in ((PREPARE, [NOW.isoformat()]), (FINISH, [])):
+    """Both read Ion Popescu (and the TSA) from the demo PKI's directory."""
+    (tmp_path / "in.pdf").write_bytes(minimal_pdf())
+    demo = [str(pki.demo.directory), pki.demo.public_base_url, IDNP]
+    for script, args in ((PREPARE, [*demo, NOW.isoformat()]), (FINISH, demo)):
         subprocess.run(
             [sys.executable, "-W", "error", "-c", textwrap.dedent(script), str(tmp_path), *args],
             check=True,
@@ -537,12 +389,12 @@ def test_tampered_cosigned_pdf_breaks_both(pki: Pki, signed_twice: bytes, tmp_pa
 
 @pytest.fixture
 def prepared(pki: Pki) -> tuple[PadesDraft, bytes]:
-    return prepare_pades(make_pdf(), pki.signer1.der, pki.chain, signing_time=NOW, reason=REASON)
+    return prepare_pades(minimal_pdf(), pki.signer1.certificate_der, pki.chain, signing_time=NOW, reason=REASON)
 
 
-def _rsa_sign(entity: Entity, data: bytes) -> bytes:
-    assert isinstance(entity.key, rsa.RSAPrivateKey)
-    return entity.key.sign(data, padding.PKCS1v15(), hashes.SHA256())
+def _rsa_sign(entity: Identity, data: bytes) -> bytes:
+    assert isinstance(entity.private_key, rsa.RSAPrivateKey)
+    return entity.private_key.sign(data, padding.PKCS1v15(), hashes.SHA256())
 
 
 @pytest.mark.parametrize(
@@ -556,7 +408,7 @@ def _rsa_sign(entity: Entity, data: bytes) -> bytes:
     ],
 )
 def test_wrong_signature_value_refused(
-    pki: Pki, tsa: DummyTsa, prepared: tuple[PadesDraft, bytes], make_value: Callable[[Pki, bytes], bytes]
+    pki: Pki, tsa: RecordingTsa, prepared: tuple[PadesDraft, bytes], make_value: Callable[[Pki, bytes], bytes]
 ) -> None:
     draft, document = prepared
     calls = len(tsa.imprints)
@@ -592,7 +444,7 @@ def test_wrong_signature_value_refused(
 )
 def test_draft_and_prepared_document_must_agree(
     pki: Pki,
-    tsa: DummyTsa,
+    tsa: RecordingTsa,
     prepared: tuple[PadesDraft, bytes],
     spoil: Callable[[PadesDraft, bytes], tuple[PadesDraft, bytes]],
     message: str,
@@ -602,49 +454,39 @@ def test_draft_and_prepared_document_must_agree(
         finish_pades(draft, document, _rsa_sign(pki.signer1, draft.data_to_be_signed), tsa)
 
 
-class WrongImprintTsa(DummyTsa):
-    def timestamp(self, message_imprint: bytes, hash_algorithm: str = "sha256") -> bytes:
-        return super().timestamp(bytes(len(message_imprint)), hash_algorithm)
-
-
-class GarbageTsa(DummyTsa):
-    def timestamp(self, message_imprint: bytes, hash_algorithm: str = "sha256") -> bytes:
-        return b"\x30\x03\x02\x01\x00"
-
-
 @pytest.mark.parametrize(
-    "tsa_class, message",
+    "token, message",
     [
-        pytest.param(WrongImprintTsa, "does not cover", id="wrong-imprint"),
-        pytest.param(GarbageTsa, "unreadable token", id="garbage-token"),
+        pytest.param(lambda tsa, imprint: tsa.timestamp(bytes(len(imprint))), "does not cover", id="wrong-imprint"),
+        pytest.param(lambda tsa, imprint: b"\x30\x03\x02\x01\x00", "unreadable token", id="garbage-token"),
     ],
 )
 def test_bad_timestamp_refused(
-    pki: Pki, prepared: tuple[PadesDraft, bytes], tsa_class: type[DummyTsa], message: str
+    pki: Pki, demo_tsa: LocalTsa, prepared: tuple[PadesDraft, bytes], token: Callable, message: str
 ) -> None:
     draft, document = prepared
+    bad_tsa = ForgedTsa(lambda imprint: token(demo_tsa, imprint))
     with pytest.raises(SigningError, match=message):
-        finish_pades(draft, document, _rsa_sign(pki.signer1, draft.data_to_be_signed), tsa_class(pki))
+        finish_pades(draft, document, _rsa_sign(pki.signer1, draft.data_to_be_signed), bad_tsa)
 
 
-def test_signature_too_large_for_placeholder(pki: Pki, tsa: DummyTsa) -> None:
+def test_signature_too_large_for_placeholder(pki: Pki, tsa: RecordingTsa) -> None:
     draft, document = prepare_pades(
-        make_pdf(), pki.signer1.der, pki.chain, signing_time=NOW, reason=None, timestamp_reserve=0
+        minimal_pdf(), pki.signer1.certificate_der, pki.chain, signing_time=NOW, reason=None, timestamp_reserve=0
     )
     with pytest.raises(SigningError, match="does not fit"):
         finish_pades(draft, document, _rsa_sign(pki.signer1, draft.data_to_be_signed), tsa)
 
 
-def test_b_lt_needs_validation_context(pki: Pki, tsa: DummyTsa) -> None:
+def test_b_lt_needs_validation_context(pki: Pki, tsa: RecordingTsa) -> None:
     with pytest.raises(SigningError, match="validation context"):
-        sign(pki, tsa, make_pdf(), level="B-LT")
+        sign(pki, tsa, minimal_pdf(), level="B-LT")
 
 
-def test_b_lt_refuses_untrusted_signer(pki: Pki, tsa: DummyTsa) -> None:
-    other_root = _issue(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "Other Root")]), _rsa(), None, ca=True)
-    vc = ValidationContext(trust_roots=[other_root.asn1], allow_fetching=False)
+def test_b_lt_refuses_untrusted_signer(pki: Pki, tsa: RecordingTsa, foreign_root: Identity) -> None:
+    vc = ValidationContext(trust_roots=[asn1(foreign_root)], allow_fetching=False)
     with pytest.raises(SigningError, match="B-LT"):
-        sign(pki, tsa, make_pdf(), level="B-LT", validation_context=vc)
+        sign(pki, tsa, minimal_pdf(), level="B-LT", validation_context=vc)
 
 
 @pytest.mark.parametrize(
@@ -680,7 +522,7 @@ def test_damaged_draft_refused(prepared: tuple[PadesDraft, bytes], damage: Calla
     ],
 )
 def test_prepare_refuses(pki: Pki, signed_once: bytes, kwargs: dict, error: type[Exception]) -> None:
-    args: dict = {"pdf": signed_once, "certificate": pki.signer2.der, "chain": pki.chain}
+    args: dict = {"pdf": signed_once, "certificate": pki.signer2.certificate_der, "chain": pki.chain}
     args.update(kwargs)
     with pytest.raises(error):
         prepare_pades(
@@ -689,7 +531,7 @@ def test_prepare_refuses(pki: Pki, signed_once: bytes, kwargs: dict, error: type
 
 
 def _encrypted_pdf() -> bytes:
-    writer = copy_into_new_writer(PdfFileReader(io.BytesIO(make_pdf())))
+    writer = copy_into_new_writer(PdfFileReader(io.BytesIO(minimal_pdf())))
     writer.encrypt("owner", "")
     out = io.BytesIO()
     writer.write(out)
@@ -698,12 +540,14 @@ def _encrypted_pdf() -> bytes:
 
 def _certified_pdf(pki: Pki) -> bytes:
     key = asn1_keys.PrivateKeyInfo.load(
-        pki.signer1.key.private_bytes(
+        pki.signer1.private_key.private_bytes(
             serialization.Encoding.DER, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
         )
     )
     signer = signers.SimpleSigner(
-        signing_cert=pki.signer1.asn1, signing_key=key, cert_registry=SimpleCertificateStore.from_certs([pki.ca.asn1])
+        signing_cert=asn1(pki.signer1),
+        signing_key=key,
+        cert_registry=SimpleCertificateStore.from_certs([asn1(pki.demo.issuing_ca)]),
     )
     meta = signers.PdfSignatureMetadata(
         field_name="Author",
@@ -711,7 +555,7 @@ def _certified_pdf(pki: Pki) -> bytes:
         docmdp_permissions=fields.MDPPerm.NO_CHANGES,
         subfilter=fields.SigSeedSubFilter.PADES,
     )
-    return signers.sign_pdf(IncrementalPdfFileWriter(io.BytesIO(make_pdf())), meta, signer=signer).getvalue()
+    return signers.sign_pdf(IncrementalPdfFileWriter(io.BytesIO(minimal_pdf())), meta, signer=signer).getvalue()
 
 
 @pytest.mark.parametrize(
@@ -723,16 +567,16 @@ def _certified_pdf(pki: Pki) -> bytes:
 )
 def test_prepare_refuses_protected_documents(pki: Pki, make: Callable[[Pki], bytes], message: str) -> None:
     with pytest.raises(InvalidDocument, match=message):
-        prepare_pades(make(pki), pki.signer2.der, pki.chain, signing_time=NOW, reason=None)
+        prepare_pades(make(pki), pki.signer2.certificate_der, pki.chain, signing_time=NOW, reason=None)
 
 
 @pytest.mark.slow
-def test_large_document_costs_one_copy_per_step(pki: Pki, tsa: DummyTsa) -> None:
+def test_large_document_costs_one_copy_per_step(pki: Pki, tsa: RecordingTsa) -> None:
     size = 50 * 1024 * 1024
-    pdf = make_pdf(filler=size)
+    pdf = minimal_pdf(padding=size)
     tracemalloc.start()
     try:
-        draft, prepared = prepare_pades(pdf, pki.signer1.der, pki.chain, signing_time=NOW, reason=REASON)
+        draft, prepared = prepare_pades(pdf, pki.signer1.certificate_der, pki.chain, signing_time=NOW, reason=REASON)
         _current, prepare_peak = tracemalloc.get_traced_memory()
         del pdf
         tracemalloc.reset_peak()
@@ -764,7 +608,7 @@ def test_large_document_costs_one_copy_per_step(pki: Pki, tsa: DummyTsa) -> None
 def test_count_signatures(
     document: str, expected: int, signed_once: bytes, signed_twice: bytes, prepared: tuple[PadesDraft, bytes]
 ) -> None:
-    pdf = {"unsigned": make_pdf(), "once": signed_once, "twice": signed_twice, "prepared": prepared[1]}[document]
+    pdf = {"unsigned": minimal_pdf(), "once": signed_once, "twice": signed_twice, "prepared": prepared[1]}[document]
     assert count_signatures(pdf) == expected
 
 
@@ -772,17 +616,17 @@ MALFORMED = [
     pytest.param(b"", id="empty"),
     pytest.param(b"hello world", id="text"),
     pytest.param(b"%PDF-1.7\n" + bytes(range(256)) * 4, id="binary"),
-    pytest.param(make_pdf()[:-40], id="truncated-trailer"),
-    pytest.param(make_pdf().replace(b"/Root 1 0 R", b"/Root 9 0 R"), id="dangling-root"),
-    pytest.param(make_pdf().replace(b"xref\n0 6", b"xref\n0 9"), id="bad-xref-count"),
-    pytest.param(zlib.compress(make_pdf()), id="compressed"),
+    pytest.param(minimal_pdf()[:-40], id="truncated-trailer"),
+    pytest.param(minimal_pdf().replace(b"/Root 1 0 R", b"/Root 9 0 R"), id="dangling-root"),
+    pytest.param(minimal_pdf().replace(b"xref\n0 6", b"xref\n0 9"), id="bad-xref-count"),
+    pytest.param(zlib.compress(minimal_pdf()), id="compressed"),
 ]
 ODD_FORMS = [
-    pytest.param(make_pdf(catalog=b"/AcroForm 7"), id="acroform-not-dict"),
-    pytest.param(make_pdf(catalog=b"/AcroForm << /Fields 5 >>"), id="fields-not-array"),
-    pytest.param(make_pdf(catalog=b"/AcroForm << /Fields [99 0 R] >>"), id="dangling-field"),
-    pytest.param(make_pdf(catalog=b"/AcroForm << /Fields [3 0 R] >>"), id="page-as-field"),
-    pytest.param(make_pdf(catalog=b"/AcroForm << /Fields [<< /FT /Sig /V 5 >>] >>"), id="sig-value-not-dict"),
+    pytest.param(minimal_pdf(catalog=b"/AcroForm 7"), id="acroform-not-dict"),
+    pytest.param(minimal_pdf(catalog=b"/AcroForm << /Fields 5 >>"), id="fields-not-array"),
+    pytest.param(minimal_pdf(catalog=b"/AcroForm << /Fields [99 0 R] >>"), id="dangling-field"),
+    pytest.param(minimal_pdf(catalog=b"/AcroForm << /Fields [3 0 R] >>"), id="page-as-field"),
+    pytest.param(minimal_pdf(catalog=b"/AcroForm << /Fields [<< /FT /Sig /V 5 >>] >>"), id="sig-value-not-dict"),
 ]
 
 
@@ -801,7 +645,7 @@ def test_count_signatures_on_odd_forms(pdf: bytes) -> None:
 
 
 @pytest.mark.parametrize("pdf", MALFORMED + ODD_FORMS)
-def test_prepare_refuses_malformed_or_signs(pki: Pki, tsa: DummyTsa, pdf: bytes) -> None:
+def test_prepare_refuses_malformed_or_signs(pki: Pki, tsa: RecordingTsa, pdf: bytes) -> None:
     """A malformed document gives InvalidDocument or a valid signature, never a crash."""
     try:
         signed = sign(pki, tsa, pdf)

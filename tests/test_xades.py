@@ -11,25 +11,26 @@ import shutil
 import subprocess
 import sys
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 from asn1crypto import cms, tsp
-from asn1crypto import keys as asn1_keys
 from asn1crypto import x509 as asn1_x509
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
 from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
-from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from lxml import etree
 
 from msign_soap.errors import InvalidParameter, SigningError, TimestampError
-from msign_soap.signing import XadesDraft, finish_xades, prepare_xades, sign_xades_with_key
+from msign_soap.pki import DemoPki, Identity
+from msign_soap.signing import LocalTsa, XadesDraft, finish_xades, prepare_xades, sign_xades_with_key
 from msign_soap.signing.timestamp import Timestamper
+
+from .conftest import IDNP, ForgedTsa, RecordingTsa, issue_certificate
 
 REPO = Path(__file__).resolve().parent.parent
 NS = {"ds": "http://www.w3.org/2000/09/xmldsig#", "xades": "http://uri.etsi.org/01903/v1.3.2#"}
@@ -40,178 +41,70 @@ URI = "urn:msign:content:3408cc344e474a529f3425176a75d08e"
 OTHER_URI = "urn:msign:content:1"
 DOCUMENT = "Contract de prestări servicii nr. 17 din 28.11.2026\n".encode()
 OTHER_DOCUMENT = b"Contract de prestari servicii nr. 18\n"
-IDNP = "2004001234567"
 ZERO_SHA1 = base64.b64encode(b"\0" * 20).decode()
 
 needs_xmlsec1 = pytest.mark.skipif(shutil.which("xmlsec1") is None, reason="xmlsec1 is not installed")
 needs_openssl = pytest.mark.skipif(shutil.which("openssl") is None, reason="openssl is not installed")
 
 
-# -- test PKI (the lead will switch these tests to the demo PKI fixture) ----------
+# -- the signers: the demo PKI, and what it does not issue ---------------------------
 
 
-def _name(cn: str) -> x509.Name:
-    return x509.Name(
-        [
-            x509.NameAttribute(NameOID.COUNTRY_NAME, "MD"),
-            x509.NameAttribute(NameOID.COMMON_NAME, cn),
-            x509.NameAttribute(NameOID.SERIAL_NUMBER, IDNP),
-        ]
-    )
-
-
-def _issue(
-    cn: str, key: Any, issuer: tuple[x509.Certificate, Any] | None, *, ca: bool = False, tsa: bool = False
-) -> x509.Certificate:
-    now = datetime.now(UTC)
-    issuer_cert, issuer_key = issuer if issuer else (None, key)
-    builder = (
-        x509.CertificateBuilder()
-        .subject_name(_name(cn))
-        .issuer_name(issuer_cert.subject if issuer_cert else _name(cn))
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(min(now, SIGNING_TIME) - timedelta(days=1))
-        .not_valid_after(max(now, SIGNING_TIME) + timedelta(days=365))
-        .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True)
-        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
-        .add_extension(
-            x509.KeyUsage(
-                digital_signature=not ca,
-                content_commitment=not ca and not tsa,
-                key_encipherment=False,
-                data_encipherment=False,
-                key_agreement=False,
-                key_cert_sign=ca,
-                crl_sign=ca,
-                encipher_only=False,
-                decipher_only=False,
-            ),
-            critical=True,
-        )
-    )
-    if issuer_cert:
-        builder = builder.add_extension(
-            x509.AuthorityKeyIdentifier.from_issuer_public_key(issuer_cert.public_key()), critical=False
-        )
-    if tsa:
-        builder = builder.add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.TIME_STAMPING]), critical=True)
-    signing_key = key if issuer is None else issuer_key
-    return builder.sign(signing_key, None if isinstance(signing_key, ed25519.Ed25519PrivateKey) else hashes.SHA256())
-
-
-def _der(cert: x509.Certificate) -> bytes:
-    return cert.public_bytes(serialization.Encoding.DER)
-
-
-@dataclass
-class Signer:
-    cert: x509.Certificate
-    key: Any
-
-    @property
-    def der(self) -> bytes:
-        return _der(self.cert)
-
-
-@dataclass
+@dataclass(frozen=True)
 class Pki:
-    root: Signer
-    rsa: Signer
-    ec: Signer
-    other_rsa: Signer
-    other_ec: Signer
-    ed25519: Signer
-    tsa: Signer
-    other_root: Signer
-    files: dict[str, Path] = field(default_factory=dict)
+    """The signers by label: ``rsa`` is the demo person Ion Popescu, ``ec`` his
+    EC P-256 certificate, ``other_rsa`` (Maria Rusu) and ``other_ec`` hold keys
+    that are not his, ``ed25519`` a key XAdES here cannot sign with; all chain
+    to the demo root. ``files``: PEM files for the command-line verifiers."""
+
+    demo: DemoPki
+    rsa: Identity
+    ec: Identity
+    other_rsa: Identity
+    other_ec: Identity
+    ed25519: Identity
+    files: dict[str, Path]
 
 
-class DummyTsa:
-    """pyhanko's in-process TSA, behind msign-soap's ``Timestamper`` protocol."""
-
-    def __init__(self, tsa: Signer, root: Signer) -> None:
-        from pyhanko.sign.timestamps.dummy_client import DummyTimeStamper
-
-        key_der = tsa.key.private_bytes(
-            serialization.Encoding.DER, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-        )
-        self.stamper = DummyTimeStamper(
-            tsa_cert=asn1_x509.Certificate.load(tsa.der),
-            tsa_key=asn1_keys.PrivateKeyInfo.load(key_der),
-            certs_to_embed=[asn1_x509.Certificate.load(root.der)],
-            fixed_dt=TSA_TIME,
-        )
-        self.imprints: list[bytes] = []
-
-    @classmethod
-    def from_pem_files(cls, cert: str, key: str, root: str) -> DummyTsa:
-        def load(path: str) -> x509.Certificate:
-            return x509.load_pem_x509_certificate(Path(path).read_bytes())
-
-        private_key = serialization.load_pem_private_key(Path(key).read_bytes(), None)
-        return cls(Signer(load(cert), private_key), Signer(load(root), None))
-
-    def timestamp(self, message_imprint: bytes, hash_algorithm: str = "sha256") -> bytes:
-        self.imprints.append(message_imprint)
-        request = tsp.TimeStampReq(
-            {
-                "version": 1,
-                "message_imprint": {"hash_algorithm": {"algorithm": hash_algorithm}, "hashed_message": message_imprint},
-                "cert_req": True,
-            }
-        )
-        return self.stamper.request_tsa_response(request)["time_stamp_token"].dump()
+def _pem(*certificates: x509.Certificate) -> bytes:
+    return b"".join(c.public_bytes(serialization.Encoding.PEM) for c in certificates)
 
 
 @pytest.fixture(scope="module")
-def pki(tmp_path_factory: pytest.TempPathFactory) -> Pki:
-    def rsa_key() -> rsa.RSAPrivateKey:
-        return rsa.generate_private_key(public_exponent=65537, key_size=2048)
-
-    root_key = rsa_key()
-    root = Signer(_issue("MSign Test Root", root_key, None, ca=True), root_key)
-    issuer = (root.cert, root.key)
-    signers = {}
-    for label, key in [
-        ("rsa", rsa_key()),
-        ("ec", ec.generate_private_key(ec.SECP256R1())),
-        ("other_rsa", rsa_key()),
-        ("other_ec", ec.generate_private_key(ec.SECP256R1())),
-        ("ed25519", ed25519.Ed25519PrivateKey.generate()),
-    ]:
-        signers[label] = Signer(_issue(f"Ion Popescu ({label})", key, issuer), key)
-    tsa_key = rsa_key()
-    tsa = Signer(_issue("MSign Test TSA", tsa_key, issuer, tsa=True), tsa_key)
-    other_root_key = ec.generate_private_key(ec.SECP256R1())
-    other_root = Signer(_issue("Another Root", other_root_key, None, ca=True), other_root_key)
-    result = Pki(root=root, tsa=tsa, other_root=other_root, **signers)
-
+def pki(
+    demo_pki: DemoPki, ec_signer: Identity, foreign_root: Identity, tmp_path_factory: pytest.TempPathFactory
+) -> Pki:
     out = tmp_path_factory.mktemp("pki")
-    for label in ("root", "tsa", "other_root"):
-        path = out / f"{label}.pem"
-        path.write_bytes(getattr(result, label).cert.public_bytes(serialization.Encoding.PEM))
-        result.files[label] = path
-    result.files["tsa_key"] = out / "tsa.key.pem"
-    result.files["tsa_key"].write_bytes(
-        tsa.key.private_bytes(
-            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-        )
+    files = {"root": out / "root.pem", "other_root": out / "other_root.pem", "tsa": out / "tsa.pem"}
+    files["root"].write_bytes(_pem(demo_pki.root.certificate))
+    files["other_root"].write_bytes(_pem(foreign_root.certificate))
+    files["tsa"].write_bytes(_pem(demo_pki.tsa.certificate, demo_pki.issuing_ca.certificate))  # untrusted
+    issuing = demo_pki.issuing_ca
+    return Pki(
+        demo=demo_pki,
+        rsa=demo_pki.people[IDNP],
+        ec=ec_signer,
+        other_rsa=demo_pki.by_name("Maria Rusu"),
+        other_ec=issue_certificate("Ion Popescu", ec.generate_private_key(ec.SECP256R1()), issuing, idnp=IDNP),
+        ed25519=issue_certificate("Ion Popescu", ed25519.Ed25519PrivateKey.generate(), issuing, idnp=IDNP),
+        files=files,
     )
-    return result
 
 
 @pytest.fixture()
-def tsa(pki: Pki) -> DummyTsa:
-    return DummyTsa(pki.tsa, pki.root)
+def tsa(pki: Pki) -> RecordingTsa:
+    """The demo TSA with its clock stopped at ``TSA_TIME``, noting what it time-stamps."""
+    cert, key, chain = pki.demo.tsa.certificate, pki.demo.tsa.private_key, pki.demo.tsa.chain
+    return RecordingTsa(LocalTsa(cert, key, chain, clock=lambda: TSA_TIME))
 
 
 def sign(
     pki: Pki, tsa: Timestamper, signer: str = "rsa", document: bytes = DOCUMENT, algo: str = "sha1", **kw: Any
 ) -> bytes:
-    who: Signer = getattr(pki, signer)
+    who: Identity = getattr(pki, signer)
     kw = {"signing_time": SIGNING_TIME, "reference_uri": URI, "description": "Contract nr. 17", **kw}
-    return sign_xades_with_key(hashlib.new(algo, document).digest(), who.der, [pki.root.der], who.key, tsa, **kw)
+    digest = hashlib.new(algo, document).digest()
+    return sign_xades_with_key(digest, who.certificate_der, who.chain_der, who.private_key, tsa, **kw)
 
 
 # -- external verifiers -------------------------------------------------------------
@@ -292,14 +185,14 @@ SIGNERS = [
 
 @needs_xmlsec1
 @pytest.mark.parametrize(("signer", "algo"), SIGNERS)
-def test_xmlsec1_accepts(pki: Pki, tsa: DummyTsa, tmp_path: Path, signer: str, algo: str) -> None:
+def test_xmlsec1_accepts(pki: Pki, tsa: RecordingTsa, tmp_path: Path, signer: str, algo: str) -> None:
     result = xmlsec1_verify(sign(pki, tsa, signer, algo=algo), tmp_path, pki.files["root"])
     assert result.returncode == 0, result.stderr
     assert "SignedInfo References (ok/all): 2/2" in result.stderr
 
 
 @pytest.mark.parametrize(("signer", "algo"), SIGNERS)
-def test_signxml_accepts(pki: Pki, tsa: DummyTsa, signer: str, algo: str) -> None:
+def test_signxml_accepts(pki: Pki, tsa: RecordingTsa, signer: str, algo: str) -> None:
     signxml_verify(sign(pki, tsa, signer, algo=algo), pki.files["root"])
 
 
@@ -334,7 +227,7 @@ REJECTED = [
 @needs_xmlsec1
 @pytest.mark.parametrize(("mutate", "document", "trusted", "error"), REJECTED)
 def test_xmlsec1_rejects(
-    pki: Pki, tsa: DummyTsa, tmp_path: Path, mutate: Callable, document: bytes, trusted: str, error: str
+    pki: Pki, tsa: RecordingTsa, tmp_path: Path, mutate: Callable, document: bytes, trusted: str, error: str
 ) -> None:
     xml = mutate(sign(pki, tsa))
     result = xmlsec1_verify(xml, tmp_path, pki.files[trusted], document, uris=(URI, OTHER_URI))
@@ -343,7 +236,7 @@ def test_xmlsec1_rejects(
 
 
 @needs_xmlsec1
-def test_xmlsec1_rejects_a_digest_of_another_document(pki: Pki, tsa: DummyTsa, tmp_path: Path) -> None:
+def test_xmlsec1_rejects_a_digest_of_another_document(pki: Pki, tsa: RecordingTsa, tmp_path: Path) -> None:
     xml = sign(pki, tsa, document=OTHER_DOCUMENT)
     assert xmlsec1_verify(xml, tmp_path, pki.files["root"], OTHER_DOCUMENT).returncode == 0
     result = xmlsec1_verify(xml, tmp_path, pki.files["root"], DOCUMENT)
@@ -355,7 +248,7 @@ def test_xmlsec1_rejects_a_digest_of_another_document(pki: Pki, tsa: DummyTsa, t
 
 
 @pytest.mark.parametrize(("signer", "algo"), SIGNERS)
-def test_schema_valid(pki: Pki, tsa: DummyTsa, signer: str, algo: str) -> None:
+def test_schema_valid(pki: Pki, tsa: RecordingTsa, signer: str, algo: str) -> None:
     schema = xades_schema()
     assert schema.validate(etree.fromstring(sign(pki, tsa, signer, algo=algo))), schema.error_log
 
@@ -373,7 +266,7 @@ def _move_description_last(element: etree._Element) -> None:
         pytest.param(".//xades:SignedProperties", lambda e: e.set("Id", "1-not-an-ncname"), id="bad-id"),
     ],
 )
-def test_schema_rejects(pki: Pki, tsa: DummyTsa, path: str, change: Callable) -> None:
+def test_schema_rejects(pki: Pki, tsa: RecordingTsa, path: str, change: Callable) -> None:
     """The schema check is not vacuous: the XAdES part is validated, not skipped as lax content."""
     assert not xades_schema().validate(etree.fromstring(edit(sign(pki, tsa), path, change)))
 
@@ -383,7 +276,7 @@ def test_schema_rejects(pki: Pki, tsa: DummyTsa, path: str, change: Callable) ->
 
 @needs_openssl
 @pytest.mark.parametrize("signer", ["rsa", "ec"])
-def test_timestamp_verifies_with_openssl(pki: Pki, tsa: DummyTsa, tmp_path: Path, signer: str) -> None:
+def test_timestamp_verifies_with_openssl(pki: Pki, tsa: RecordingTsa, tmp_path: Path, signer: str) -> None:
     xml = sign(pki, tsa, signer)
     imprint = hashlib.sha256(c14n_signature_value(xml)).digest()
     token = token_of(xml)
@@ -403,14 +296,6 @@ def test_timestamp_verifies_with_openssl(pki: Pki, tsa: DummyTsa, tmp_path: Path
         assert ("Verification: OK" if verdict == 0 else "Verification: FAILED") in result.stdout
 
 
-class WrongTsa:
-    def __init__(self, inner: DummyTsa, token: Callable[[DummyTsa, bytes], bytes]) -> None:
-        self.inner, self.token = inner, token
-
-    def timestamp(self, message_imprint: bytes, hash_algorithm: str = "sha256") -> bytes:
-        return self.token(self.inner, message_imprint)
-
-
 @pytest.mark.parametrize(
     "token",
     [
@@ -419,9 +304,9 @@ class WrongTsa:
         pytest.param(lambda tsa, imprint: b"garbage", id="garbage"),
     ],
 )
-def test_finish_refuses_a_token_over_something_else(pki: Pki, tsa: DummyTsa, token: Callable) -> None:
+def test_finish_refuses_a_token_over_something_else(pki: Pki, tsa: RecordingTsa, token: Callable) -> None:
     with pytest.raises(TimestampError):
-        sign(pki, WrongTsa(tsa, token))
+        sign(pki, ForgedTsa(lambda imprint: token(tsa, imprint)))
 
 
 # -- two steps, two processes ------------------------------------------------------
@@ -429,19 +314,21 @@ def test_finish_refuses_a_token_over_something_else(pki: Pki, tsa: DummyTsa, tok
 PREPARE = """
 import sys, datetime
 from msign_soap.signing import prepare_xades
-cert, root, digest = (open(p, "rb").read() for p in sys.argv[1:4])
-draft = prepare_xades(digest, cert, [root], signing_time=datetime.datetime.fromisoformat(sys.argv[4]),
-                      reference_uri=sys.argv[5], description="Contract nr. 17")
+cert, digest, *chain = (open(p, "rb").read() for p in sys.argv[3:])
+draft = prepare_xades(digest, cert, chain, signing_time=datetime.datetime.fromisoformat(sys.argv[1]),
+                      reference_uri=sys.argv[2], description="Contract nr. 17")
 sys.stdout.write(draft.to_json())
 """
 
 FINISH = """
 import sys
-from msign_soap.signing import XadesDraft, finish_xades
-from tests.test_xades import DummyTsa
+from msign_soap.pki import load_demo_pki
+from msign_soap.signing import LocalTsa, XadesDraft, finish_xades
 draft = XadesDraft.from_json(sys.stdin.read())
-tsa = DummyTsa.from_pem_files(*sys.argv[2:5])
-sys.stdout.buffer.write(finish_xades(draft, open(sys.argv[1], "rb").read(), tsa))
+tsa = load_demo_pki(sys.argv[2], sys.argv[3]).tsa
+sys.stdout.buffer.write(
+    finish_xades(draft, open(sys.argv[1], "rb").read(), LocalTsa(tsa.certificate, tsa.private_key, tsa.chain))
+)
 """
 
 
@@ -455,11 +342,12 @@ def _python(code: str, *args: str, stdin: str = "") -> subprocess.CompletedProce
 @needs_xmlsec1
 @pytest.mark.parametrize("signer", ["rsa", "ec"])
 def test_prepare_and_finish_in_different_processes(pki: Pki, tmp_path: Path, signer: str) -> None:
-    who: Signer = getattr(pki, signer)
-    for name, data in [("cert", who.der), ("root", pki.root.der), ("digest", hashlib.sha1(DOCUMENT).digest())]:
-        (tmp_path / name).write_bytes(data)
-    files = [str(tmp_path / name) for name in ("cert", "root", "digest")]
-    prepared = _python(PREPARE, *files, SIGNING_TIME.isoformat(), URI)
+    who: Identity = getattr(pki, signer)
+    files = []
+    for number, data in enumerate([who.certificate_der, hashlib.sha1(DOCUMENT).digest(), *who.chain_der]):
+        files.append(tmp_path / f"input{number}")
+        files[-1].write_bytes(data)
+    prepared = _python(PREPARE, SIGNING_TIME.isoformat(), URI, *map(str, files))
     assert prepared.returncode == 0, prepared.stderr.decode()
     stored = prepared.stdout.decode()
     assert json.loads(stored)["signature_algorithm"].endswith("rsa-sha256" if signer == "rsa" else "ecdsa-sha256")
@@ -467,13 +355,14 @@ def test_prepare_and_finish_in_different_processes(pki: Pki, tmp_path: Path, sig
     # The signer (a phone, a card) sees only the data to be signed.
     signed_info = XadesDraft.from_json(stored).signed_info
     if signer == "rsa":
-        value = who.key.sign(signed_info, padding.PKCS1v15(), hashes.SHA256())
+        value = who.private_key.sign(signed_info, padding.PKCS1v15(), hashes.SHA256())
     else:
-        value = who.key.sign(signed_info, ec.ECDSA(hashes.SHA256()))
+        value = who.private_key.sign(signed_info, ec.ECDSA(hashes.SHA256()))
     (tmp_path / "value").write_bytes(value)
 
-    tsa_files = [str(pki.files[name]) for name in ("tsa", "tsa_key", "root")]
-    finished = _python(FINISH, str(tmp_path / "value"), *tsa_files, stdin=stored)
+    # The demo TSA, read from the demo PKI's directory.
+    demo = [str(pki.demo.directory), pki.demo.public_base_url]
+    finished = _python(FINISH, str(tmp_path / "value"), *demo, stdin=stored)
     assert finished.returncode == 0, finished.stderr.decode()
     assert finished.stdout.startswith(b'<?xml version="1.0" encoding="UTF-8"?>')
     result = xmlsec1_verify(finished.stdout, tmp_path, pki.files["root"])
@@ -481,7 +370,9 @@ def test_prepare_and_finish_in_different_processes(pki: Pki, tmp_path: Path, sig
 
 
 def test_draft_json_round_trip(pki: Pki) -> None:
-    draft = prepare_xades(hashlib.sha1(DOCUMENT).digest(), pki.rsa.der, signing_time=SIGNING_TIME, reference_uri=URI)
+    draft = prepare_xades(
+        hashlib.sha1(DOCUMENT).digest(), pki.rsa.certificate_der, signing_time=SIGNING_TIME, reference_uri=URI
+    )
     assert XadesDraft.from_json(draft.to_json()) == draft
     assert draft.signed_info_digest == hashlib.sha256(draft.signed_info).digest()
 
@@ -512,7 +403,9 @@ def _tamper_json(key: str, value: Callable[[Any], Any]) -> Callable[[str], str]:
     ],
 )
 def test_draft_json_refuses_damage(pki: Pki, tamper: Callable[[str], str]) -> None:
-    draft = prepare_xades(hashlib.sha1(DOCUMENT).digest(), pki.rsa.der, signing_time=SIGNING_TIME, reference_uri=URI)
+    draft = prepare_xades(
+        hashlib.sha1(DOCUMENT).digest(), pki.rsa.certificate_der, signing_time=SIGNING_TIME, reference_uri=URI
+    )
     with pytest.raises(SigningError):
         XadesDraft.from_json(tamper(draft.to_json()))
 
@@ -523,7 +416,8 @@ def test_draft_json_refuses_damage(pki: Pki, tamper: Callable[[str], str]) -> No
 def _prepare(pki: Pki, signer: str = "rsa", digest: bytes | None = None, **kw: Any) -> XadesDraft:
     kw = {"signing_time": SIGNING_TIME, "reference_uri": URI, **kw}
     digest = hashlib.sha1(DOCUMENT).digest() if digest is None else digest
-    return prepare_xades(digest, getattr(pki, signer).der, [pki.root.der], **kw)
+    who: Identity = getattr(pki, signer)
+    return prepare_xades(digest, who.certificate_der, who.chain_der, **kw)
 
 
 def _rsa_value(key: rsa.RSAPrivateKey, data: bytes) -> bytes:
@@ -538,24 +432,26 @@ def _raw_ecdsa(key: ec.EllipticCurvePrivateKey, data: bytes) -> bytes:
 @pytest.mark.parametrize(
     ("signer", "value"),
     [
-        pytest.param("rsa", lambda pki, d: _rsa_value(pki.other_rsa.key, d.signed_info), id="rsa-other-key"),
-        pytest.param("rsa", lambda pki, d: _rsa_value(pki.rsa.key, d.signed_info + b" "), id="rsa-other-data"),
+        pytest.param("rsa", lambda pki, d: _rsa_value(pki.other_rsa.private_key, d.signed_info), id="rsa-other-key"),
+        pytest.param("rsa", lambda pki, d: _rsa_value(pki.rsa.private_key, d.signed_info + b" "), id="rsa-other-data"),
         pytest.param(
             "rsa",
-            lambda pki, d: pki.rsa.key.sign(d.signed_info, padding.PKCS1v15(), hashes.SHA1()),
+            lambda pki, d: pki.rsa.private_key.sign(d.signed_info, padding.PKCS1v15(), hashes.SHA1()),
             id="rsa-sha1-value",
         ),
         pytest.param("rsa", lambda pki, d: b"", id="rsa-empty"),
         pytest.param(
-            "ec", lambda pki, d: pki.other_ec.key.sign(d.signed_info, ec.ECDSA(hashes.SHA256())), id="ec-other-key"
+            "ec",
+            lambda pki, d: pki.other_ec.private_key.sign(d.signed_info, ec.ECDSA(hashes.SHA256())),
+            id="ec-other-key",
         ),
-        pytest.param("ec", lambda pki, d: _raw_ecdsa(pki.other_ec.key, d.signed_info), id="ec-other-key-raw"),
-        pytest.param("ec", lambda pki, d: _rsa_value(pki.rsa.key, d.signed_info), id="ec-given-rsa-value"),
+        pytest.param("ec", lambda pki, d: _raw_ecdsa(pki.other_ec.private_key, d.signed_info), id="ec-other-key-raw"),
+        pytest.param("ec", lambda pki, d: _rsa_value(pki.rsa.private_key, d.signed_info), id="ec-given-rsa-value"),
         pytest.param("ec", lambda pki, d: b"\0" * 64, id="ec-zeros"),
         pytest.param("ec", lambda pki, d: b"garbage", id="ec-garbage"),
     ],
 )
-def test_finish_refuses_a_wrong_value(pki: Pki, tsa: DummyTsa, signer: str, value: Callable) -> None:
+def test_finish_refuses_a_wrong_value(pki: Pki, tsa: RecordingTsa, signer: str, value: Callable) -> None:
     draft = _prepare(pki, signer)
     with pytest.raises(SigningError, match="does not match the signer certificate"):
         finish_xades(draft, value(pki, draft), tsa)
@@ -570,9 +466,9 @@ def test_finish_refuses_a_wrong_value(pki: Pki, tsa: DummyTsa, signer: str, valu
         pytest.param(_raw_ecdsa, id="raw-r-s"),
     ],
 )
-def test_finish_takes_both_ecdsa_forms(pki: Pki, tsa: DummyTsa, tmp_path: Path, form: Callable) -> None:
+def test_finish_takes_both_ecdsa_forms(pki: Pki, tsa: RecordingTsa, tmp_path: Path, form: Callable) -> None:
     draft = _prepare(pki, "ec")
-    xml = finish_xades(draft, form(pki.ec.key, draft.signed_info), tsa)
+    xml = finish_xades(draft, form(pki.ec.private_key, draft.signed_info), tsa)
     value = base64.b64decode(etree.fromstring(xml).findtext("ds:SignatureValue", namespaces=NS))
     assert len(value) == 64  # XMLDSig 1.1: r || s, 32 octets each on P-256
     assert xmlsec1_verify(xml, tmp_path, pki.files["root"]).returncode == 0
@@ -587,11 +483,11 @@ def test_finish_takes_both_ecdsa_forms(pki: Pki, tsa: DummyTsa, tmp_path: Path, 
         pytest.param("ec", "other_ec", id="other-ec-key"),
     ],
 )
-def test_sign_with_key_refuses_a_foreign_key(pki: Pki, tsa: DummyTsa, signer: str, key: str) -> None:
-    draft_cert: Signer = getattr(pki, signer)
+def test_sign_with_key_refuses_a_foreign_key(pki: Pki, tsa: RecordingTsa, signer: str, key: str) -> None:
+    draft_cert: Identity = getattr(pki, signer)
     with pytest.raises(SigningError):
         sign_xades_with_key(
-            hashlib.sha1(DOCUMENT).digest(), draft_cert.der, [], getattr(pki, key).key, tsa,
+            hashlib.sha1(DOCUMENT).digest(), draft_cert.certificate_der, [], getattr(pki, key).private_key, tsa,
             signing_time=SIGNING_TIME, reference_uri=URI,
         )  # fmt: skip
 
@@ -643,8 +539,8 @@ def test_prepare_refuses_bad_parameters(pki: Pki, kw: dict, field: str) -> None:
     ("certificate", "message"),
     [
         pytest.param(lambda pki: b"not a certificate", "not a DER-encoded X.509 certificate", id="garbage"),
-        pytest.param(lambda pki: pki.rsa.cert.public_bytes(serialization.Encoding.PEM), "not a DER", id="pem"),
-        pytest.param(lambda pki: pki.ed25519.der, "only RSA and EC keys can sign", id="ed25519-key"),
+        pytest.param(lambda pki: pki.rsa.certificate.public_bytes(serialization.Encoding.PEM), "not a DER", id="pem"),
+        pytest.param(lambda pki: pki.ed25519.certificate_der, "only RSA and EC keys can sign", id="ed25519-key"),
     ],
 )
 def test_prepare_refuses_unusable_certificates(pki: Pki, certificate: Callable, message: str) -> None:
@@ -654,13 +550,13 @@ def test_prepare_refuses_unusable_certificates(pki: Pki, certificate: Callable, 
 
 def test_prepare_refuses_a_bad_chain_certificate(pki: Pki) -> None:
     with pytest.raises(SigningError, match="chain certificate"):
-        prepare_xades(b"\0" * 20, pki.rsa.der, [b"junk"], signing_time=SIGNING_TIME, reference_uri=URI)
+        prepare_xades(b"\0" * 20, pki.rsa.certificate_der, [b"junk"], signing_time=SIGNING_TIME, reference_uri=URI)
 
 
 # -- what the document says -------------------------------------------------------
 
 
-def test_document_shape(pki: Pki, tsa: DummyTsa) -> None:
+def test_document_shape(pki: Pki, tsa: RecordingTsa) -> None:
     xml = sign(pki, tsa, "rsa", description="Contract nr. 17 — semnat")
     assert xml.startswith(b'<?xml version="1.0" encoding="UTF-8"?>')
     root = etree.fromstring(xml)
@@ -679,16 +575,16 @@ def test_document_shape(pki: Pki, tsa: DummyTsa) -> None:
     assert data_format.findtext("xades:Description", namespaces=NS) == "Contract nr. 17 — semnat"
     assert data_format.findtext("xades:MimeType", namespaces=NS) == "application/octet-stream"
     certificates = [base64.b64decode(c.text) for c in root.iterfind("ds:KeyInfo/ds:X509Data/ds:X509Certificate", NS)]
-    assert certificates == [pki.rsa.der, pki.root.der]
+    assert certificates == [pki.rsa.certificate_der, *pki.rsa.chain_der]  # Ion Popescu, issuing CA, root
 
     cert_id = qualifying.find(".//xades:SigningCertificateV2/xades:Cert", NS)
     assert cert_id.find("xades:CertDigest/ds:DigestMethod", NS).get("Algorithm").endswith("#sha256")
     digest = base64.b64decode(cert_id.findtext("xades:CertDigest/ds:DigestValue", namespaces=NS))
-    assert digest == hashlib.sha256(pki.rsa.der).digest()
+    assert digest == hashlib.sha256(pki.rsa.certificate_der).digest()
     issuer_serial = tsp.IssuerSerial.load(base64.b64decode(cert_id.findtext("xades:IssuerSerialV2", namespaces=NS)))
-    assert issuer_serial["serial_number"].native == pki.rsa.cert.serial_number
+    assert issuer_serial["serial_number"].native == pki.rsa.certificate.serial_number
     assert issuer_serial["issuer"][0].name == "directory_name"
-    assert issuer_serial["issuer"][0].chosen.native == asn1_x509.Certificate.load(pki.rsa.der).issuer.native
+    assert issuer_serial["issuer"][0].chosen.native == asn1_x509.Certificate.load(pki.rsa.certificate_der).issuer.native
 
     stamp = qualifying.find("xades:UnsignedProperties/xades:UnsignedSignatureProperties/xades:SignatureTimeStamp", NS)
     assert stamp.get("Id") == f"{sig_id}-ts"
@@ -750,19 +646,19 @@ def test_signature_method_follows_the_key(pki: Pki, signer: str, method: str) ->
         pytest.param({"xml": b"<ds:Signature xmlns:ds='http://www.w3.org/2000/09/xmldsig#'/>"}, id="xml"),
     ],
 )
-def test_finish_refuses_an_inconsistent_draft(pki: Pki, tsa: DummyTsa, change: dict) -> None:
+def test_finish_refuses_an_inconsistent_draft(pki: Pki, tsa: RecordingTsa, change: dict) -> None:
     draft = _prepare(pki)
-    value = _rsa_value(pki.rsa.key, draft.signed_info)
+    value = _rsa_value(pki.rsa.private_key, draft.signed_info)
     with pytest.raises(SigningError, match="draft is damaged"):
         finish_xades(dataclasses.replace(draft, **change), value, tsa)
 
 
 @needs_xmlsec1
-def test_finish_restores_leading_zeros_of_an_rsa_value(pki: Pki, tsa: DummyTsa, tmp_path: Path) -> None:
+def test_finish_restores_leading_zeros_of_an_rsa_value(pki: Pki, tsa: RecordingTsa, tmp_path: Path) -> None:
     """Some tokens return the RSA value as a minimal integer; XMLDSig wants the modulus length."""
     for _ in range(5000):  # about 1 in 256 values starts with a zero octet
         draft = _prepare(pki)
-        value = _rsa_value(pki.rsa.key, draft.signed_info)
+        value = _rsa_value(pki.rsa.private_key, draft.signed_info)
         if value[0] == 0:
             break
     else:  # pragma: no cover
