@@ -96,3 +96,32 @@ def test_unknown_key_in_file(tmp_path):
     file.write_text("prot = 1\n")
     with pytest.raises(ConfigurationError, match="unknown configuration key 'prot'"):
         load_config(file, environ={})
+
+
+def test_add_column_if_missing_adds_once(tmp_path):
+    import peewee as pw
+
+    from msign_soap.store.migrations import add_column_if_missing
+
+    db = pw.SqliteDatabase(str(tmp_path / "db.sqlite3"))
+
+    class Old(pw.Model):
+        name = pw.CharField()
+
+        class Meta:
+            database = db
+            table_name = "thing"
+
+    class New(Old):
+        note = pw.TextField(null=True)
+
+        class Meta:
+            database = db
+            table_name = "thing"
+
+    db.create_tables([Old])
+    Old.create(name="kept")
+    assert add_column_if_missing(db, New, "note") is True
+    assert add_column_if_missing(db, New, "note") is False  # a fresh database already has it
+    assert [(t.name, t.note) for t in New.select()] == [("kept", None)]
+    db.close()

@@ -3,6 +3,11 @@
 Add a step by appending a function to :data:`MIGRATIONS`; never edit one that
 has shipped. Version 1 creates the initial schema; version 2 adds the signing
 flow's tables (preparations, drafts) and delegations.
+
+Steps create tables from the *current* models, so a fresh database gets every
+column at once while an old one gets them step by step. A step that adds a
+column to an existing table must therefore use :func:`add_column_if_missing`,
+which does nothing on a database created with that column already.
 """
 
 from __future__ import annotations
@@ -11,11 +16,23 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 
 import peewee as pw
+from playhouse.migrate import SchemaMigrator
+from playhouse.migrate import migrate as run_migrations
 
 from .models import Models
 from .transactions import write_transaction
 
-__all__ = ["MIGRATIONS", "current_version", "migrate"]
+__all__ = ["MIGRATIONS", "add_column_if_missing", "current_version", "migrate"]
+
+
+def add_column_if_missing(db: pw.Database, model: type[pw.Model], field_name: str) -> bool:
+    """Add ``model.field_name``'s column to its table unless it is there; True if added."""
+    field = model._meta.fields[field_name]
+    table = model._meta.table_name
+    if field.column_name in {column.name for column in db.get_columns(table)}:
+        return False
+    run_migrations(SchemaMigrator.from_database(db).add_column(table, field.column_name, field))
+    return True
 
 
 def _initial_schema(db: pw.Database, models: Models) -> None:
