@@ -6,6 +6,7 @@ import logging
 import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 import spyne.const
 from werkzeug.wrappers import Request, Response
@@ -13,9 +14,10 @@ from werkzeug.wrappers import Request, Response
 from .config import Config
 from .core import ChainChecker, RequestService, RevokedCertificate, SigningService, utcnow
 from .core.requests import Clock
-from .core.trust import CertificateChecker
-from .pki import TSA_PATH, DemoPki, create_pki_app, load_demo_pki
-from .signing.timestamp import LocalTsa, Timestamper
+from .core.trust import CertificateChecker, load_trust_anchors
+from .errors import ConfigurationError
+from .pki import TSA_PATH, DemoPki, build_crl, create_pki_app, load_demo_pki
+from .signing.timestamp import HttpTimestamper, LocalTsa, Timestamper
 from .soap import create_soap_app
 from .store import Store, open_store
 
@@ -42,11 +44,13 @@ def _tune_spyne() -> None:
 @dataclass
 class Service:
     """A running service: its WSGI app, its core and its database; with
-    ``demo_pki``, the demo PKI and a time-stamper signing with its TSA.
+    ``demo_pki``, the demo PKI; ``timestamper`` is what stamps signatures
+    (the client of ``tsa_url``, else the demo PKI's TSA).
 
     ``signing`` is the two-step signing flow (:class:`~msign_soap.core.SigningService`)
-    the sign page and the CLI use; without the demo PKI it has no trust
-    anchors or TSA yet and refuses to sign (``NotAvailable``).
+    the sign page and the CLI use; without the demo PKI, ``trust_anchors``
+    and ``tsa_url`` it has no trust anchors or TSA and refuses to sign
+    (``NotAvailable``).
     """
 
     config: Config
@@ -83,18 +87,40 @@ def create_app(config: Config, clock: Clock = utcnow, checker: CertificateChecke
     """Load (or create) the demo PKI if enabled, open the database, migrate
     it, and build the WSGI application.
 
+    Signatures are time-stamped by ``tsa_url`` if set, else by the demo PKI's
+    TSA; signer certificates must chain to ``trust_anchors`` if set, else to
+    the demo PKI's root.
+
     :param checker: decides which signer certificates are accepted; default:
-        the demo PKI's (:func:`demo_certificate_checker`), none without it.
+        a :class:`ChainChecker` over ``trust_anchors``, else the demo PKI's
+        (:func:`demo_certificate_checker`), none without either. For
+        ``pades_level`` B-LT it must be a :class:`ChainChecker`.
+    :raises ConfigurationError: unreadable trust anchors or demo PKI.
     """
     _tune_spyne()
     pki = load_demo_pki(config.data_dir / "pki", config.base_url) if config.demo_pki else None
     tsa = LocalTsa(pki.tsa.certificate, pki.tsa.private_key, pki.tsa.chain) if pki else None
     pki_app = create_pki_app(pki, tsa) if pki else None
+    timestamper: Timestamper | None = tsa
+    if config.tsa_url is not None:
+        timestamper = HttpTimestamper(config.tsa_url, timeout=config.tsa_timeout)
+    if checker is None and config.trust_anchors is not None:
+        roots, intermediates = load_trust_anchors(config.trust_anchors)
+        checker = ChainChecker(roots, intermediates, revocation=config.revocation, timeout=config.tsa_timeout)
+    elif checker is None and pki is not None:
+        checker = demo_certificate_checker(pki)
+    if config.pades_level == "B-LT" and checker is not None and not isinstance(checker, ChainChecker):
+        raise ConfigurationError("pades_level B-LT needs a ChainChecker (its trust anchors gather the validation data)")
     store = open_store(config.database)
     requests = RequestService(store, config, clock)
-    if checker is None and pki is not None:
-        checker = demo_certificate_checker(pki)
-    signing = SigningService(requests, tsa, checker)
+    signing = SigningService(
+        requests,
+        timestamper,
+        checker,
+        pades_level=config.pades_level,
+        appearance=config.signature_appearance,
+        validation_context=checker.validation_context if isinstance(checker, ChainChecker) else None,
+    )
     soap = create_soap_app(requests)
 
     def wsgi(environ: dict, start_response: Callable) -> Iterable[bytes]:
@@ -105,16 +131,23 @@ def create_app(config: Config, clock: Clock = utcnow, checker: CertificateChecke
             return pki_app(environ, start_response)
         return _pages(environ, start_response)
 
-    return Service(config, store, requests, wsgi, pki, tsa, signing)
+    return Service(config, store, requests, wsgi, pki, timestamper, signing)
 
 
 def demo_certificate_checker(pki: DemoPki) -> ChainChecker:
-    """Accept the demo PKI's certificates: chains to its root, minus its revocations."""
+    """Accept the demo PKI's certificates: chains to its root, minus its
+    revocations (known here: nothing is fetched); B-LT embeds its current CRLs."""
     issuer = pki.issuing_ca.certificate.subject
+
+    def crls() -> list[bytes]:
+        now = datetime.now(UTC)
+        return [build_crl(pki.issuing_ca, pki.revocations, now), build_crl(pki.root, (), now)]
+
     return ChainChecker(
         trust_roots=[pki.root.certificate],
         intermediates=[pki.issuing_ca.certificate],
         revoked=[RevokedCertificate(issuer, r.serial_number, r.date) for r in pki.revocations],
+        crls=crls,
     )
 
 

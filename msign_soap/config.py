@@ -18,9 +18,13 @@ from urllib.parse import urlsplit
 
 from .errors import ConfigurationError
 
-__all__ = ["Config", "load_config"]
+__all__ = ["PADES_LEVELS", "REVOCATION_MODES", "Config", "load_config"]
 
 MiB = 1024 * 1024
+#: Values of :attr:`Config.revocation`.
+REVOCATION_MODES = ("hard", "soft", "off")
+#: Values of :attr:`Config.pades_level` (the levels of :mod:`msign_soap.signing.pades`).
+PADES_LEVELS = ("B-T", "B-LT")
 
 
 @dataclass(frozen=True)
@@ -61,6 +65,33 @@ class Config:
     max_content_bytes: int = 64 * MiB
     #: Largest sum of all decoded Contents of one request.
     max_total_content_bytes: int = 64 * MiB
+    #: Absolute http(s) URL of an RFC 3161 time-stamping authority; when set,
+    #: signature time-stamps come from it instead of the demo PKI's embedded
+    #: TSA (which ``demo_pki`` still serves at ``/tsa``).
+    tsa_url: str | None = None
+    #: Seconds to wait for the TSA (connecting, each read), and for each
+    #: OCSP/CRL fetch of the production certificate checker.
+    tsa_timeout: float = 10.0
+    #: A directory of CA certificates (PEM or DER, ``*.pem``, ``*.crt``,
+    #: ``*.cer``, ``*.der``), or one PEM file holding several: when set, a
+    #: signer's certificate must chain to one of them instead of the demo
+    #: PKI's root. Self-signed ones are the trust anchors, the others
+    #: intermediates to build paths with (all are anchors if none is self-signed).
+    trust_anchors: Path | None = None
+    #: How the ``trust_anchors`` checker treats revocation: ``hard`` (an OCSP
+    #: response or CRL, fetched from the certificate's own URLs, must say
+    #: "good"), ``soft`` (refuse a revoked certificate, accept one whose status
+    #: cannot be had) or ``off`` (no check). Fetches are bounded by
+    #: ``tsa_timeout`` each; URLs on loopback, private or link-local addresses
+    #: are refused (only the embedded default's own PKI may use them, and its
+    #: checker knows its revocations without fetching).
+    revocation: str = "hard"
+    #: PAdES level of signed PDFs: ``B-T`` (signature time-stamp) or ``B-LT``
+    #: (plus a Document Security Store with the certificates, CRLs and OCSP
+    #: responses a verifier needs later).
+    pades_level: str = "B-T"
+    #: Draw a visible signature box (signer, date) on a signed PDF's last page.
+    signature_appearance: bool = False
     #: Extra settings for later features, kept so that a file may carry them.
     extra: Mapping[str, Any] = field(default_factory=dict)
 
@@ -86,6 +117,23 @@ class Config:
             raise ConfigurationError(
                 f"public_url must be an absolute http:// or https:// URL without query, not {self.public_url!r}"
             )
+        if self.tsa_url is not None and not _is_base_url(self.tsa_url, query=True):
+            raise ConfigurationError(f"tsa_url must be an absolute http:// or https:// URL, not {self.tsa_url!r}")
+        timeout = self.tsa_timeout
+        if isinstance(timeout, bool) or not isinstance(timeout, int | float) or not 0 < timeout <= 300:
+            raise ConfigurationError(
+                f"tsa_timeout must be a number of seconds above 0 and at most 300, not {timeout!r}"
+            )
+        if self.trust_anchors is not None and not Path(self.trust_anchors).exists():
+            raise ConfigurationError(f"trust_anchors: {self.trust_anchors} does not exist")
+        if self.revocation not in REVOCATION_MODES:
+            raise ConfigurationError(
+                f"revocation must be one of {', '.join(REVOCATION_MODES)}, not {self.revocation!r}"
+            )
+        if self.pades_level not in PADES_LEVELS:
+            raise ConfigurationError(f"pades_level must be one of {', '.join(PADES_LEVELS)}, not {self.pades_level!r}")
+        if not isinstance(self.signature_appearance, bool):
+            raise ConfigurationError(f"signature_appearance must be true or false, not {self.signature_appearance!r}")
 
     @property
     def base_url(self) -> str:
@@ -103,14 +151,17 @@ class Config:
         return f"sqlite:///{(self.data_dir / 'msign.sqlite3').resolve()}"
 
 
-def _is_base_url(value: object) -> bool:
+def _is_base_url(value: object, *, query: bool = False) -> bool:
     if not isinstance(value, str):
         return False
     try:
         parts = urlsplit(value)
+        parts.port  # noqa: B018 - raises ValueError on a malformed port
     except ValueError:
         return False
-    return parts.scheme in ("http", "https") and bool(parts.hostname) and not parts.query and not parts.fragment
+    return (
+        parts.scheme in ("http", "https") and bool(parts.hostname) and (query or not parts.query) and not parts.fragment
+    )
 
 
 _FIELDS = {f.name: f for f in dataclasses.fields(Config) if f.name != "extra"}
@@ -126,7 +177,9 @@ def _coerce(name: str, value: Any) -> Any:
             return lowered in ("1", "true", "yes", "on")
         if kind == "int" and isinstance(value, str):
             return int(value)
-        if kind == "Path":
+        if kind == "float" and isinstance(value, str):
+            return float(value)
+        if kind in ("Path", "Path | None") and isinstance(value, str | os.PathLike):
             return Path(value)
     except ValueError as e:
         raise ConfigurationError(f"{name}: {value!r} is not a valid {kind}") from e

@@ -34,7 +34,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -42,6 +42,7 @@ from urllib.parse import quote
 
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
+from pyhanko_certvalidator import ValidationContext
 
 from ..errors import InvalidDocument, InvalidParameter, NotAvailable, SignatureMismatch, SignerRejected, SigningError
 from ..i18n import messages
@@ -90,6 +91,11 @@ class SigningService:
     :param timestamper: the RFC 3161 client for the signature time-stamps.
     :param checker: decides whether a certificate may sign.
     :param delegations: the registered delegations (default: in the same store).
+    :param pades_level: ``B-T`` or ``B-LT``, for PDFs prepared from now on.
+    :param appearance: draw a visible signature (signer, date) on PDFs.
+    :param validation_context: makes a fresh certvalidator context (trust
+        anchors, revocation sources) for each B-LT PDF; required for ``B-LT``
+        (:meth:`~msign_soap.core.trust.ChainChecker.validation_context`).
 
     Without a timestamper or a checker (a production configuration that names
     no TSA or trust anchors yet) every step raises
@@ -102,7 +108,14 @@ class SigningService:
         timestamper: Timestamper | None,
         checker: CertificateChecker | None,
         delegations: DelegationRegistry | None = None,
+        *,
+        pades_level: str = "B-T",
+        appearance: bool = False,
+        validation_context: Callable[[], ValidationContext] | None = None,
     ) -> None:
+        self.pades_level = pades_level
+        self.appearance = appearance
+        self.validation_context = validation_context
         self.requests = requests
         self.timestamper = timestamper
         self.checker = checker
@@ -183,7 +196,10 @@ class SigningService:
             if isinstance(draft.draft, XadesDraft):
                 signature = finish_xades(draft.draft, value, timestamper)
             else:
-                signature = finish_pades(draft.draft, draft.prepared or b"", value, timestamper)
+                context = self.validation_context() if draft.draft.level == "B-LT" and self.validation_context else None
+                signature = finish_pades(
+                    draft.draft, draft.prepared or b"", value, timestamper, validation_context=context
+                )
             results.append((certificate, signature))
         self.requests.complete(request_id, results, unless_expired=True)
 
@@ -237,7 +253,15 @@ class SigningService:
             )
             return StoredDraft(xades)
         # /Name is left to the certificate: SignContent.Name is the file's name, not the signer's.
-        pades, prepared = prepare_pades(document, certificate, chain, signing_time=now, reason=request.signature_reason)
+        pades, prepared = prepare_pades(
+            document,
+            certificate,
+            chain,
+            signing_time=now,
+            reason=request.signature_reason,
+            appearance=self.appearance,
+            level=self.pades_level,
+        )
         return StoredDraft(pades, prepared)
 
 
