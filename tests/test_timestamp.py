@@ -14,7 +14,8 @@ import requests
 from asn1crypto import cms, core, tsp
 from asn1crypto import x509 as asn1_x509
 from cryptography import x509
-from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import padding
 from pyhanko.sign.validation.generic_cms import validate_tst_signed_data
 from pyhanko_certvalidator import ValidationContext
 
@@ -221,6 +222,50 @@ def test_local_tsa_honours_cert_req_and_nonce(local_tsa: LocalTsa) -> None:
     del without_nonce["nonce"]
     token = tsp.TimeStampResp.load(local_tsa.respond(without_nonce.dump()))["time_stamp_token"].dump()
     assert tst_info(token)["nonce"].native is None
+
+
+@pytest.mark.parametrize(
+    "moment",
+    [datetime(2026, 11, 28, 12, 0, 0), datetime(2026, 11, 28, 12, 0, 0, 120000, tzinfo=UTC)],
+    ids=["whole-second", "fraction"],
+)
+def test_local_tsa_assembles_canonical_der(pki: DemoPki, moment: datetime) -> None:
+    """LocalTsa writes its tokens from pre-encoded DER pieces: asn1crypto re-encodes
+    them to the same bytes, the digests and the signature hold, and the fields are
+    what was asked for (timestamp() and respond(), with and without nonce and certificates)."""
+    tsa = LocalTsa(pki.tsa.certificate, pki.tsa.private_key, pki.tsa.chain, clock=lambda: moment)
+    with_nonce = tsp.TimeStampResp.load(tsa.respond(request_bytes(nonce=-(2**70))))
+    without = tsp.TimeStampReq.load(request_bytes(cert_req=False))
+    del without["nonce"]
+    responses = [tsa.respond(request_bytes(nonce=-(2**70))), tsa.respond(without.dump())]
+    assert [tsp.TimeStampResp.load(r).dump(force=True) for r in responses] == responses
+    tokens = [
+        (tsa.timestamp(IMPRINT), 1),
+        (tsa.timestamp(hashlib.sha512(DATA).digest(), "sha512"), 1),
+        (with_nonce["time_stamp_token"].dump(), -(2**70)),
+        (tsp.TimeStampResp.load(responses[1])["time_stamp_token"].dump(), None),
+    ]
+    for token, nonce in tokens:
+        assert cms.ContentInfo.load(token).dump(force=True) == token
+        signed_data = cms.ContentInfo.load(token)["content"]
+        info = tst_info(token)
+        assert info["gen_time"].native == (moment if moment.tzinfo else moment.replace(tzinfo=UTC))
+        assert info["policy"].dotted == DEMO_TSA_POLICY and info["accuracy"]["seconds"].native == 1
+        assert info["tsa"].chosen == asn1_x509.Certificate.load(pki.tsa.certificate_der).subject
+        assert info["serial_number"].native.bit_length() == 127
+        if nonce is None:
+            assert info["nonce"].native is None
+        elif nonce < 0:
+            assert info["nonce"].native == nonce
+        else:
+            assert isinstance(info["nonce"].native, int)
+        [signer] = signed_data["signer_infos"]
+        attributes = {a["type"].native: a["values"][0] for a in signer["signed_attrs"]}
+        content = signed_data["encap_content_info"]["content"].contents
+        assert attributes["message_digest"].native == hashlib.sha256(content).digest()
+        signed = cms.CMSAttributes(list(signer["signed_attrs"])).dump(force=True)
+        pki.tsa.certificate.public_key().verify(signer["signature"].native, signed, padding.PKCS1v15(), hashes.SHA256())
+        assert (embedded_certificates(token) == []) == (nonce is None)
 
 
 def test_local_tsa_refuses_undecodable_requests(local_tsa: LocalTsa) -> None:

@@ -80,6 +80,8 @@ APPEARANCE_TEXT = "Semnat electronic de: %(signer)s\nData: %(ts)s"
 # Room the CMS needs besides certificates, signature and token: SignerInfo,
 # signed attributes (about 250 bytes), algorithm identifiers, DER headers.
 _CMS_OVERHEAD = 2048
+# Chunk in which pyHanko copies the original document into the prepared one.
+_COPY_CHUNK = 1024 * 1024
 # What pyHanko's lenient reader raises on a malformed file: its own PdfError,
 # and built-in errors (even AssertionError) from structures it did not expect.
 _MALFORMED = (
@@ -453,6 +455,9 @@ def _open_for_update(pdf: bytes) -> IncrementalPdfFileWriter:
         writer = IncrementalPdfFileWriter(io.BytesIO(pdf), strict=False)
     except _MALFORMED as e:
         raise InvalidDocument(f"Not a readable PDF: {_describe(e)}") from e
+    # pyHanko copies the original into the output 4 KiB at a time by default: a
+    # Python loop of 12,800 turns for 50 MiB. Larger chunks, same bytes.
+    writer.IO_CHUNK_SIZE = _COPY_CHUNK
     if writer.security_handler is not None:
         raise InvalidDocument("Encrypted PDFs cannot be signed")
     return writer

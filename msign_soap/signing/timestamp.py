@@ -225,11 +225,11 @@ class LocalTsa:
                 *(asn1_x509.Certificate.load(c.public_bytes(serialization.Encoding.DER)) for c in chain),
             ]
         ).dump()
-        self._signer_id = cms.SignerIdentifier(
+        signer_id = cms.SignerIdentifier(
             name="issuer_and_serial_number",
             value={"issuer": self._certificate.issuer, "serial_number": self._certificate.serial_number},
         )
-        self._signing_certificate = tsp.SigningCertificateV2(
+        signing_certificate = tsp.SigningCertificateV2(
             {
                 "certs": [
                     {
@@ -241,13 +241,44 @@ class LocalTsa:
                     }
                 ]
             }
+        )
+        # Everything but the imprint, nonce, serial number, time and signature is
+        # the same in every token: asn1crypto encodes it once here and each token
+        # is put together from these DER pieces (what asn1crypto would write).
+        tsa_name = asn1_x509.GeneralName(name="directory_name", value=self._certificate.subject)
+        self._tst_tsa = tsp.TSTInfo({"tsa": tsa_name})["tsa"].dump()
+        self._tst_accuracy = tsp.Accuracy({"seconds": 1}).dump()
+        self._policy_der = ("", b"")
+        marker = hashlib.sha256(b"message-digest placeholder").digest()
+        attributes = cms.CMSAttributes(
+            [
+                {"type": "content_type", "values": ["tst_info"]},
+                {"type": "message_digest", "values": [marker]},
+                {"type": "signing_certificate_v2", "values": [signing_certificate]},
+            ]
         ).dump()
+        if attributes.count(marker) != 1:  # pragma: no cover - a digest cannot collide with the rest
+            raise ConfigurationError("cannot lay out the TSA's signed attributes")
+        at = attributes.index(marker)
+        self._attributes = (attributes[:at], attributes[at + len(marker) :])
+        if isinstance(private_key, rsa.RSAPrivateKey):
+            signature_algorithm = "rsassa_pkcs1v15"
+        else:
+            signature_algorithm = "sha256_ecdsa"
+        self._signer_info_head = (
+            cms.CMSVersion("v1").dump() + signer_id.dump() + cms.DigestAlgorithm({"algorithm": "sha256"}).dump()
+        )
+        self._signature_algorithm = algos.SignedDigestAlgorithm({"algorithm": signature_algorithm}).dump()
+        self._signed_data_head = cms.CMSVersion("v3").dump() + cms.DigestAlgorithms([{"algorithm": "sha256"}]).dump()
+        self._certificates = b"\xa0" + self._certificate_set[1:]  # [0] IMPLICIT CertificateSet
 
     def timestamp(self, message_imprint: bytes, hash_algorithm: str = "sha256") -> bytes:
         """See :meth:`Timestamper.timestamp`."""
         algorithm = _algorithm(hash_algorithm, message_imprint)
-        request = _request(message_imprint, algorithm, secrets.randbits(63), None)
-        return _token_for(self.respond(request.dump()), request, "the local TSA")
+        # The token is made here, for this imprint: no request to encode and parse
+        # again, no reply to check against a request it was made from.
+        imprint = _tlv(0x30, _IMPRINT_ALGORITHMS[algorithm] + _tlv(0x04, message_imprint))
+        return self._token(imprint, _der_integer(secrets.randbits(63)), with_certificates=True)
 
     def respond(self, request: bytes) -> bytes:
         """Answer a DER ``TimeStampReq`` with a DER ``TimeStampResp``.
@@ -275,61 +306,94 @@ class LocalTsa:
             return _rejection("unaccepted_policy", f"this TSA issues tokens under policy {self.policy} only")
         if req["extensions"].native:
             return _rejection("unaccepted_extensions", "this TSA supports no request extensions")
-        token = self._token(imprint, req["nonce"], bool(req["cert_req"].native))
-        return _TimeStampResp({"status": {"status": "granted"}, "time_stamp_token": token}).dump()
+        nonce = req["nonce"]
+        token = self._token(
+            imprint.dump(), None if nonce.native is None else nonce.dump(), bool(req["cert_req"].native)
+        )
+        return _tlv(0x30, _GRANTED + token)
 
     def _now(self) -> datetime:
         now = self.clock() if self.clock else datetime.now(UTC)
         return now.replace(tzinfo=UTC) if now.tzinfo is None else now.astimezone(UTC)
 
-    def _token(self, imprint: tsp.MessageImprint, nonce: core.Integer, with_certificates: bool) -> cms.ContentInfo:
-        info = {
-            "version": "v1",
-            "policy": self.policy,
-            "message_imprint": imprint,
-            "serial_number": secrets.randbits(126) | (1 << 126),
-            "gen_time": self._now(),
-            "accuracy": {"seconds": 1},
-            "tsa": asn1_x509.GeneralName(name="directory_name", value=self._certificate.subject),
-        }
-        if nonce.native is not None:
-            info["nonce"] = nonce
-        tst_info = tsp.TSTInfo(info).dump()
-        signed_attrs = cms.CMSAttributes(
-            [
-                {"type": "content_type", "values": ["tst_info"]},
-                {"type": "message_digest", "values": [hashlib.sha256(tst_info).digest()]},
-                {
-                    "type": "signing_certificate_v2",
-                    "values": [tsp.SigningCertificateV2.load(self._signing_certificate)],
-                },
-            ]
+    def _token(self, imprint: bytes, nonce: bytes | None, with_certificates: bool) -> bytes:
+        """The DER token (ContentInfo) over the DER ``imprint`` (MessageImprint) and ``nonce`` (INTEGER)."""
+        if self._policy_der[0] != self.policy:
+            self._policy_der = (self.policy, core.ObjectIdentifier(self.policy).dump())
+        tst_info = _tlv(
+            0x30,
+            b"".join(
+                (
+                    _V1,
+                    self._policy_der[1],
+                    imprint,
+                    _der_integer(secrets.randbits(126) | (1 << 126)),
+                    _der_generalized_time(self._now()),
+                    self._tst_accuracy,
+                    nonce or b"",
+                    self._tst_tsa,
+                )
+            ),
         )
+        head, tail = self._attributes
+        signed_attrs = head + hashlib.sha256(tst_info).digest() + tail
         if isinstance(self.private_key, rsa.RSAPrivateKey):
-            signature = self.private_key.sign(signed_attrs.dump(), padding.PKCS1v15(), hashes.SHA256())
-            signature_algorithm = "rsassa_pkcs1v15"
+            signature = self.private_key.sign(signed_attrs, padding.PKCS1v15(), hashes.SHA256())
         else:
-            signature = self.private_key.sign(signed_attrs.dump(), ec.ECDSA(hashes.SHA256()))
-            signature_algorithm = "sha256_ecdsa"
-        signer_info = cms.SignerInfo(
-            {
-                "version": "v1",
-                "sid": self._signer_id,
-                "digest_algorithm": {"algorithm": "sha256"},
-                "signed_attrs": signed_attrs,
-                "signature_algorithm": algos.SignedDigestAlgorithm({"algorithm": signature_algorithm}),
-                "signature": signature,
-            }
+            signature = self.private_key.sign(signed_attrs, ec.ECDSA(hashes.SHA256()))
+        signer_info = _tlv(
+            0x30,
+            b"".join(
+                (
+                    self._signer_info_head,
+                    b"\xa0" + signed_attrs[1:],  # [0] IMPLICIT SignedAttributes
+                    self._signature_algorithm,
+                    _tlv(0x04, signature),
+                )
+            ),
         )
-        signed_data = {
-            "version": "v3",
-            "digest_algorithms": [{"algorithm": "sha256"}],
-            "encap_content_info": {"content_type": "tst_info", "content": cms.ParsableOctetString(tst_info)},
-            "signer_infos": [signer_info],
-        }
-        if with_certificates:
-            signed_data["certificates"] = cms.CertificateSet.load(self._certificate_set)
-        return cms.ContentInfo({"content_type": "signed_data", "content": cms.SignedData(signed_data)})
+        signed_data = _tlv(
+            0x30,
+            b"".join(
+                (
+                    self._signed_data_head,
+                    _tlv(0x30, _OID_TST_INFO + _tlv(0xA0, _tlv(0x04, tst_info))),
+                    self._certificates if with_certificates else b"",
+                    _tlv(0x31, signer_info),
+                )
+            ),
+        )
+        return _tlv(0x30, _OID_SIGNED_DATA + _tlv(0xA0, signed_data))
+
+
+def _tlv(tag: int, content: bytes) -> bytes:
+    """A DER tag-length-value (single-byte tag)."""
+    size = len(content)
+    if size < 0x80:
+        return bytes((tag, size)) + content
+    length = size.to_bytes((size.bit_length() + 7) // 8, "big")
+    return bytes((tag, 0x80 | len(length))) + length + content
+
+
+def _der_integer(value: int) -> bytes:
+    """DER INTEGER of a non-negative ``value``."""
+    return _tlv(0x02, value.to_bytes(value.bit_length() // 8 + 1, "big"))
+
+
+def _der_generalized_time(moment: datetime) -> bytes:
+    """DER GeneralizedTime of an aware UTC datetime, as asn1crypto writes it."""
+    text = moment.strftime("%Y%m%d%H%M%S")
+    if moment.microsecond:
+        text += "." + f"{moment.microsecond:06d}".rstrip("0")
+    return _tlv(0x18, text.encode("ascii") + b"Z")
+
+
+_V1 = core.Integer(1).dump()
+_GRANTED = tsp.PKIStatusInfo({"status": "granted"}).dump()
+_OID_TST_INFO = cms.ContentType("tst_info").dump()
+_OID_SIGNED_DATA = cms.ContentType("signed_data").dump()
+#: DER AlgorithmIdentifier of each imprint algorithm, as in a MessageImprint.
+_IMPRINT_ALGORITHMS = {name: algos.DigestAlgorithm({"algorithm": name}).dump() for name in _DIGEST_SIZES}
 
 
 def _rejection(failure: str, text: str) -> bytes:

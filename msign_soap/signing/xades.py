@@ -25,6 +25,7 @@ signer roles, commitment types and counter-signatures.
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import json
 import uuid
@@ -171,6 +172,7 @@ def _load_certificate(der: bytes, name: str) -> x509.Certificate:
         raise SigningError(f"The {name} is not a DER-encoded X.509 certificate") from e
 
 
+@functools.lru_cache(maxsize=256)  # a signer signs many documents with one certificate
 def _issuer_serial_v2(der: bytes) -> bytes:
     """The DER ``IssuerSerial`` of RFC 5035, as ``xades:IssuerSerialV2`` holds it."""
     cert = asn1_x509.Certificate.load(der)
@@ -243,7 +245,7 @@ def prepare_xades(
     cert_digest = _xades(cert_id, "CertDigest")
     _ds(cert_digest, "DigestMethod", Algorithm=DIGEST_SHA256)
     _ds(cert_digest, "DigestValue", b64(hashlib.sha256(certificate).digest()))
-    _xades(cert_id, "IssuerSerialV2", b64(_issuer_serial_v2(certificate)))
+    _xades(cert_id, "IssuerSerialV2", b64(_issuer_serial_v2(bytes(certificate))))
     data_format = _xades(_xades(signed_props, "SignedDataObjectProperties"), "DataObjectFormat")
     data_format.set("ObjectReference", f"#{sig_id}-ref0")
     if description is not None:
