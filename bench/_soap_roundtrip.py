@@ -1,9 +1,10 @@
-"""PostSignRequest -> stored content -> PAdES -> stored result -> GetSignResponse, in process.
+"""PostSignRequest -> the core's signing flow -> GetSignResponse, in process.
 
 A helper of ``bench/signing.py``: the service's WSGI app is called through
-Werkzeug's test client (no HTTP). The core has no glue from a stored request
-to its signed result yet, so :meth:`SoapRoundTrip.run` plays it: it reads the
-stored content, signs it and calls ``service.requests.complete()``.
+Werkzeug's test client (no HTTP); between the two SOAP calls the request is
+signed as a cloud-key instrument will sign it, with
+``service.signing.sign_with_key`` (prepare from the stored request, sign with
+the key, finish, store the result).
 """
 
 from __future__ import annotations
@@ -11,24 +12,24 @@ from __future__ import annotations
 import base64
 import shutil
 import time
-from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 ACTION = "https://msign.gov.md/IMSign/"
 
 
 class SoapRoundTrip:
     """A service on ``data_dir`` (seeded with a copy of the PKI in ``pki_dir``)
-    whose stored PDFs ``sign`` signs for the holder of ``certificate``."""
+    whose requests ``person`` (a demo PKI identity) signs."""
 
-    def __init__(self, sign: Callable[[bytes], bytes], certificate: bytes, pki_dir: str, data_dir: Path) -> None:
+    def __init__(self, person: Any, pki_dir: str, data_dir: Path) -> None:
         from werkzeug.test import Client
 
         from msign_soap.app import create_app
         from msign_soap.config import load_config
 
         shutil.copytree(pki_dir, data_dir / "pki")
-        self.sign, self.certificate = sign, certificate
+        self.person = person
         self.service = create_app(load_config(environ={}, data_dir=data_dir))
         self.client = Client(self.service)
 
@@ -59,15 +60,9 @@ class SoapRoundTrip:
         answer = self.call("PostSignRequest", body or self.post_body(pdf))
         request_id = answer.split(b"<PostSignRequestResult>")[1].split(b"<")[0].decode()
         lap("post")
-        m = self.service.store.models
-        with self.service.store.db.connection_context():
-            content = bytes(m.SignContent.get(m.SignContent.request == request_id).content)
-        lap("read")
-        signed = self.sign(content)
-        del content
+        person = self.person
+        self.service.signing.sign_with_key(request_id, person.certificate_der, person.chain_der, person.private_key)
         lap("sign")
-        self.service.requests.complete(request_id, [(self.certificate, signed)])
-        lap("complete")
         answer = self.call(
             "GetSignResponse",
             b'<s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/"><s:Body><GetSignResponse xmlns="'
@@ -75,7 +70,5 @@ class SoapRoundTrip:
             % request_id.encode(),
         )
         lap("get")
-        start, end = answer.index(b"<Signature>") + 11, answer.index(b"</Signature>")
-        assert end - start == (len(signed) + 2) // 3 * 4, "GetSignResponse returned another document"
-        assert answer[start : start + 4000] == base64.b64encode(signed[:3000]), "GetSignResponse returned another one"
+        assert b"<Status>Success</Status>" in answer and b"<Signature>JVBER" in answer, answer[:2000]
         return stages

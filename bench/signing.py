@@ -155,7 +155,7 @@ def _child(kind: str, pki_dir: str, pdf_path: str, queue: mp.Queue) -> None:
     logging.disable(logging.CRITICAL)
     s = Signing(pki_dir)
     with tempfile.TemporaryDirectory(prefix="msign-bench-") as data_dir:
-        soap = SoapRoundTrip(s.service, s.person.certificate_der, pki_dir, Path(data_dir)) if kind == "soap" else None
+        soap = SoapRoundTrip(s.person, pki_dir, Path(data_dir)) if kind == "soap" else None
         flow = soap.run if soap else getattr(s, kind)
         flow(make_pdf(64 * 1024))  # imports, caches, Spyne's first request
         if soap:  # the client's request body is in hand before the clock starts
@@ -224,9 +224,9 @@ def bench_memory(s: Signing, pdfs: dict[float, bytes], pki_dir: str, work: Path)
 
 def bench_soap(pdfs: dict[float, bytes], pki_dir: str, work: Path) -> None:
     print("\n3. End to end through SOAP (information): one run per size in a fresh warmed-up process, no HTTP.")
-    print("   The core has no glue from a stored request to its result yet: the bench reads the stored content,")
-    print("   signs it (as in 1.) and calls service.requests.complete() between PostSignRequest and GetSignResponse.")
-    widths, stages = (8, 9, 8, 8, 8, 10, 8, 10), ("post", "read", "sign", "complete", "get")
+    print("   sign = service.signing.sign_with_key: prepare from the stored request, sign with the key, finish,")
+    print("   store the result (what the cloud-key instrument will do) between PostSignRequest and GetSignResponse.")
+    widths, stages = (8, 9, 8, 8, 8, 10), ("post", "sign", "get")
     row(widths, "size", "total s", *stages, "peak RSS")
     for size in pdfs:
         total, peak, times = in_fresh_process("soap", pki_dir, str(work / f"{size}.pdf"))
