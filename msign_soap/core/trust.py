@@ -52,6 +52,7 @@ from pyhanko_certvalidator.fetchers.requests_fetchers import RequestsFetcherBack
 
 from ..errors import ConfigurationError, SignerRejected
 from ..i18n import messages
+from ..signing.certificates import load_certificates
 
 __all__ = [
     "MAX_FETCHES",
@@ -266,7 +267,7 @@ def load_trust_anchors(path: str | os.PathLike[str]) -> tuple[list[x509.Certific
         raise ConfigurationError(f"trust_anchors: {where} is neither a file nor a directory")
     certificates: list[x509.Certificate] = []
     for file in files:
-        certificates.extend(_read_certificates(file))
+        certificates.extend(load_certificates(file, "trust_anchors"))
     if not certificates:
         raise ConfigurationError(f"trust_anchors: no certificate in {where}")
     unique = list({_der(c): c for c in certificates}.values())
@@ -274,19 +275,6 @@ def load_trust_anchors(path: str | os.PathLike[str]) -> tuple[list[x509.Certific
     if not roots:
         return unique, []
     return roots, [c for c in unique if c.subject != c.issuer]
-
-
-def _read_certificates(file: Path) -> list[x509.Certificate]:
-    try:
-        data = file.read_bytes()
-    except OSError as e:
-        raise ConfigurationError(f"trust_anchors: cannot read {file}: {e.strerror}") from e
-    try:
-        if b"-----BEGIN" in data:
-            return x509.load_pem_x509_certificates(data)
-        return [x509.load_der_x509_certificate(data)]
-    except ValueError as e:
-        raise ConfigurationError(f"trust_anchors: {file} holds no readable certificate") from e
 
 
 def _check_key_usage(certificate: x509.Certificate) -> None:

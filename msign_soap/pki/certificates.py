@@ -19,6 +19,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, rsa
 
 from ..errors import ConfigurationError
+from ..signing.certificates import load_certificates
 
 __all__ = ["Identity", "PrivateKey", "load_certificates", "load_private_key"]
 
@@ -65,26 +66,6 @@ class Identity:
     def serial_number(self) -> int:
         """The certificate's serial number."""
         return self.certificate.serial_number
-
-
-def load_certificates(path: str | os.PathLike[str]) -> list[x509.Certificate]:
-    """Read the certificates of a PEM file (one or more) or a DER file (one).
-
-    :param path: the file.
-    :return: the certificates, in file order.
-    :raises ConfigurationError: when the file cannot be read or holds none.
-    """
-    try:
-        with open(path, "rb") as f:
-            data = f.read()
-    except OSError as e:
-        raise ConfigurationError(f"cannot read certificates from {path}: {e.strerror}") from e
-    try:
-        if b"-----BEGIN" in data:
-            return x509.load_pem_x509_certificates(data)
-        return [x509.load_der_x509_certificate(data)]
-    except ValueError as e:
-        raise ConfigurationError(f"{path} holds no readable certificate") from e
 
 
 def load_private_key(
