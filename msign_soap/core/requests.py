@@ -322,6 +322,7 @@ class RequestService:
                 purge = [r.request_id for r in old]
                 if purge:
                     m.SignDraft.delete().where(m.SignDraft.request.in_(purge)).execute()
+                    m.SignSession.delete().where(m.SignSession.request.in_(purge)).execute()
                     m.SignPreparation.delete().where(m.SignPreparation.request.in_(purge)).execute()
                     m.SignContent.delete().where(m.SignContent.request.in_(purge)).execute()
                     m.SignRequest.delete().where(m.SignRequest.request_id.in_(purge)).execute()

@@ -2,7 +2,8 @@
 
 Add a step by appending a function to :data:`MIGRATIONS`; never edit one that
 has shipped. Version 1 creates the initial schema; version 2 adds the signing
-flow's tables (preparations, drafts) and delegations.
+flow's tables (preparations, drafts) and delegations; version 3 the sign
+page's sessions.
 
 Steps create tables from the *current* models, so a fresh database gets every
 column at once while an old one gets them step by step. A step that adds a
@@ -43,7 +44,11 @@ def _signing_flow(db: pw.Database, models: Models) -> None:
     db.create_tables([models.SignPreparation, models.SignDraft, models.Delegation])
 
 
-MIGRATIONS: list[Callable[[pw.Database, Models], None]] = [_initial_schema, _signing_flow]
+def _sign_page(db: pw.Database, models: Models) -> None:
+    db.create_tables([models.SignSession])
+
+
+MIGRATIONS: list[Callable[[pw.Database, Models], None]] = [_initial_schema, _signing_flow, _sign_page]
 
 
 def current_version(db: pw.Database, models: Models) -> int:

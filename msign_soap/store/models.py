@@ -1,5 +1,6 @@
 """Peewee models of the service's state: consumers, sign requests, contents,
-the signing flow's preparations and drafts, and delegations between persons.
+the signing flow's preparations and drafts, delegations between persons, and
+the sign page's sessions.
 
 The models are defined per database by :func:`define_models`, so that several
 stores (tests, two service instances in one process) never share a binding.
@@ -26,6 +27,7 @@ class Models:
     SignPreparation: Any
     SignDraft: Any
     Delegation: Any
+    SignSession: Any
 
     def all(self) -> list[Any]:
         """Every model, in creation (dependency) order."""
@@ -37,6 +39,7 @@ class Models:
             self.SignPreparation,
             self.SignDraft,
             self.Delegation,
+            self.SignSession,
         ]
 
 
@@ -135,4 +138,24 @@ def define_models(database: pw.Database) -> Models:
         class Meta:
             indexes = ((("delegator_idnp", "signer_idnp", "role_id"), True),)
 
-    return Models(Consumer, SignRequest, SignContent, SchemaVersion, SignPreparation, SignDraft, Delegation)
+    # -- since schema version 3 ------------------------------------------------
+
+    class SignSession(Base):
+        """The sign page's entry parameters of a request, as the browser brought them."""
+
+        request = pw.ForeignKeyField(SignRequest, primary_key=True, on_delete="CASCADE")
+        return_url = pw.TextField()
+        relay_state = pw.TextField(null=True)
+        #: The instrument asked for at the entry, if it is one of the contract's.
+        instrument = pw.CharField(max_length=16, null=True)
+        #: Normalized to ``373XXXXXXXX``.
+        msisdn = pw.CharField(max_length=11, null=True)
+        lang = pw.CharField(max_length=2)
+        #: Hex key of the page's CSRF tokens (HMAC of the request ID).
+        csrf_secret = pw.CharField(max_length=64)
+        created_at = pw.DateTimeField()
+        updated_at = pw.DateTimeField()
+
+    return Models(
+        Consumer, SignRequest, SignContent, SchemaVersion, SignPreparation, SignDraft, Delegation, SignSession
+    )

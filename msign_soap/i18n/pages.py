@@ -1,0 +1,42 @@
+"""Texts of the sign page chosen in Python (instrument names, error pages),
+as message IDs; the templates hold the rest as ``_("…")`` calls."""
+
+from __future__ import annotations
+
+from . import N_
+
+__all__ = [
+    "BAD_CSRF",
+    "BAD_CSRF_TITLE",
+    "INSTRUMENT_NAMES",
+    "INVALID_MSISDN",
+    "INVALID_REQUEST_TITLE",
+    "INVALID_RETURN_URL",
+    "MISSING_RETURN_URL",
+    "NOT_FOUND",
+    "NOT_FOUND_TITLE",
+    "NO_SESSION",
+    "SERVER_ERROR",
+    "SERVER_ERROR_TITLE",
+]
+
+#: Card titles of the contract's instruments.
+INSTRUMENT_NAMES = {
+    "securesign": N_("Cloud signature (SecureSign)"),
+    "mobile": N_("Mobile signature"),
+    "moldsign": N_("Electronic signature token (MoldSign)"),
+    "nationalid": N_("Electronic identity card"),
+    "tax": N_("Cloud signature (tax service)"),
+}
+
+NOT_FOUND_TITLE = N_("Signing request not found")
+NOT_FOUND = N_("There is no such signing request. It may have been removed; start again from the e-service.")
+INVALID_REQUEST_TITLE = N_("The e-service sent an invalid request")
+MISSING_RETURN_URL = N_("The e-service did not say where to return (ReturnUrl is missing).")
+INVALID_RETURN_URL = N_("The return address (ReturnUrl) is not valid or not registered for this e-service.")
+INVALID_MSISDN = N_("The phone number (MSISDN) is not a valid Moldovan number (+373 and 8 digits).")
+NO_SESSION = N_("Open this page from the e-service that asked for your signature.")
+BAD_CSRF_TITLE = N_("The form has expired")
+BAD_CSRF = N_("The form could not be verified. Go back to the signing page and try again.")
+SERVER_ERROR_TITLE = N_("Something went wrong")
+SERVER_ERROR = N_("The page could not be shown because of an internal error. Please try again later.")

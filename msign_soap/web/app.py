@@ -1,0 +1,308 @@
+"""The sign page as a WSGI application (MSign web forms integration, contract §3).
+
+Routes:
+
+- ``GET|POST /{RequestID}`` — the entry from the e-service: ``ReturnUrl``
+  (required), ``Instrument``, ``MSISDN``, ``RelayState``, ``lang``, matched
+  case-insensitively, from the query or the form. They are stored with the
+  request, then the browser is redirected (303) to the page.
+- ``GET /{RequestID}/sign`` — the page: what is signed, the instruments, and
+  Cancel; once the request is finished, its result with the callback form that
+  posts ``RequestID`` and ``RelayState`` to the ReturnUrl.
+- ``POST /{RequestID}/cancel`` — ends the request as Failure (CSRF token required).
+- ``GET /{RequestID}/content/{n}`` — the n-th PDF, as a download.
+
+Not yet here: the signing instruments (their cards are shown disabled).
+Everything but the callback's auto-submit works without JavaScript.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+from collections.abc import Callable, Iterable
+from typing import Any
+from urllib.parse import urlencode
+
+from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
+from werkzeug.exceptions import HTTPException, NotFound
+from werkzeug.routing import Map, Rule
+from werkzeug.utils import redirect, send_file
+from werkzeug.wrappers import Request, Response
+
+from ..core import (
+    INSTRUMENTS,
+    EntryParameters,
+    RequestService,
+    RequestSummary,
+    SigningService,
+    SignSession,
+    SignSessions,
+    SignStatus,
+    check_return_url,
+    normalize_msisdn,
+)
+from ..core.sessions import MAX_RELAY_STATE
+from ..errors import InvalidParameter, RequestNotFound
+from ..i18n import LANGUAGES, normalize_language, pages, translate
+from .security import content_security_policy, new_nonce, origin, secure_headers
+
+__all__ = ["SOAP_LINK", "WebApp", "create_web_app"]
+
+log = logging.getLogger(__name__)
+
+#: Where the index page points integrators.
+SOAP_LINK = "/MSign.svc?singleWsdl"
+_ENTRY_PARAMETERS = ("returnurl", "relaystate", "instrument", "msisdn")
+_LANGUAGE_NAMES = {"ro": "Română", "ru": "Русский", "en": "English"}
+
+
+class PageRequest(Request):
+    # The entry form is small; anything larger is not from an e-service.
+    max_content_length = 64 * 1024
+    max_form_memory_size = 64 * 1024
+
+
+class PageError(Exception):
+    """Show the error page: ``title`` and ``message`` are message IDs."""
+
+    def __init__(self, status: int, title: str, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.title = title
+        self.message = message
+
+
+def _params(request: Request) -> dict[str, str]:
+    """Query and form parameters with lower-case names; the form wins, empty values are absent."""
+    params: dict[str, str] = {}
+    for source in (request.args, request.form):
+        for key, value in source.items(multi=True):
+            if value.strip():
+                params[key.lower()] = value.strip()
+    return params
+
+
+def _request_id(value: str) -> str:
+    # The SPA of the real service shows IDs as dashed GUIDs; accept them too.
+    return value.replace("-", "").lower()
+
+
+def _download_name(name: str | None, position: int) -> str:
+    base = "".join(c for c in (name or "") if c.isprintable() and c not in '/\\"') or f"document-{position + 1}"
+    return base if base.lower().endswith(".pdf") else base + ".pdf"
+
+
+class WebApp:
+    """The sign page's WSGI application.
+
+    :param requests: the request lifecycle.
+    :param signing: the signing flow, for the instruments (next to come).
+    """
+
+    def __init__(self, requests: RequestService, signing: SigningService | None = None) -> None:
+        self.sessions = SignSessions(requests)
+        self.signing = signing
+        self.env = Environment(
+            loader=PackageLoader("msign_soap", "_templates"),
+            autoescape=select_autoescape(default=True, default_for_string=True),
+            undefined=StrictUndefined,
+            trim_blocks=True,
+            lstrip_blocks=True,
+        )
+        self.url_map = Map(
+            [
+                Rule("/", endpoint="index", methods=["GET"]),
+                Rule("/<request_id>", endpoint="entry", methods=["GET", "POST"]),
+                Rule("/<request_id>/sign", endpoint="page", methods=["GET"]),
+                Rule("/<request_id>/cancel", endpoint="cancel", methods=["POST"]),
+                Rule("/<request_id>/content/<int:position>", endpoint="content", methods=["GET"]),
+            ]
+        )
+
+    def __call__(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
+        request = PageRequest(environ)
+        return self.dispatch(request)(environ, start_response)
+
+    def dispatch(self, request: Request) -> Response:
+        lang = normalize_language(request.args.get("lang"))
+        try:
+            lang = normalize_language(_params(request).get("lang"))
+            endpoint, values = self.url_map.bind_to_environ(request.environ).match()
+            response: Response = getattr(self, f"on_{endpoint}")(request, **values)
+            return response
+        except PageError as e:
+            return self.error_page(request, lang, e.status, e.title, e.message)
+        except (NotFound, RequestNotFound):
+            return self.error_page(request, lang, 404, pages.NOT_FOUND_TITLE, pages.NOT_FOUND)
+        except HTTPException as e:
+            return secure_headers(
+                Response(e.description or e.name, status=e.code, content_type="text/plain; charset=utf-8")
+            )
+        except Exception:
+            log.exception("the sign page failed on %s %s", request.method, request.path)
+            return self.error_page(request, lang, 500, pages.SERVER_ERROR_TITLE, pages.SERVER_ERROR)
+
+    # -- views -------------------------------------------------------------
+
+    def on_index(self, request: Request) -> Response:
+        lang = normalize_language(request.args.get("lang"))
+        return self.render(request, "index.html", lang, soap_link=SOAP_LINK)
+
+    def on_entry(self, request: Request, request_id: str) -> Response:
+        request_id = _request_id(request_id)
+        params = _params(request)
+        lang = normalize_language(params.get("lang"))
+        summary = self.sessions.summary(request_id)
+        try:
+            return_url = check_return_url(params.get("returnurl"), summary.return_url_prefixes)
+        except InvalidParameter as e:
+            message = pages.MISSING_RETURN_URL if "returnurl" not in params else pages.INVALID_RETURN_URL
+            log.info("entry to %s refused: %s", request_id, e.reason)
+            raise PageError(400, pages.INVALID_REQUEST_TITLE, message) from e
+        relay_state = params.get("relaystate")
+        if relay_state is not None and len(relay_state) > MAX_RELAY_STATE:
+            raise PageError(400, pages.INVALID_REQUEST_TITLE, pages.INVALID_REQUEST_TITLE)
+        if summary.status.finished:
+            # Re-opened after the end: its result and the way back, without auto-submit.
+            entry = EntryParameters(return_url, relay_state, lang=lang)
+            return self.result_page(request, summary, entry, lang, status=410, auto=False)
+        msisdn = params.get("msisdn")
+        if msisdn is not None:
+            try:
+                msisdn = normalize_msisdn(msisdn)
+            except InvalidParameter as e:
+                raise PageError(400, pages.INVALID_REQUEST_TITLE, pages.INVALID_MSISDN) from e
+        instrument = params.get("instrument", "").lower()
+        entry = EntryParameters(
+            return_url=return_url,
+            relay_state=relay_state,
+            instrument=instrument if instrument in INSTRUMENTS else None,
+            msisdn=msisdn,
+            lang=lang,
+        )
+        self.sessions.start(request_id, entry)
+        return secure_headers(redirect(f"/{request_id}/sign", code=303))
+
+    def on_page(self, request: Request, request_id: str) -> Response:
+        summary = self.sessions.summary(_request_id(request_id))
+        session = self._session(request, summary.request_id)
+        lang = normalize_language(request.args.get("lang") or session.entry.lang)
+        if summary.status.finished:
+            return self.result_page(request, summary, session.entry, lang, auto=True)
+        instruments = [{"name": name, "title": translate(pages.INSTRUMENT_NAMES[name], lang)} for name in INSTRUMENTS]
+        return self.render(
+            request,
+            "sign.html",
+            lang,
+            summary=summary,
+            session=session,
+            csrf=session.csrf_token(),
+            instruments=instruments,
+            requested=session.entry.instrument,
+            msisdn=session.entry.msisdn,
+        )
+
+    def on_cancel(self, request: Request, request_id: str) -> Response:
+        request_id = _request_id(request_id)
+        summary = self.sessions.summary(request_id)
+        session = self._session(request, summary.request_id)
+        if not session.check_csrf(request.form.get("csrf")):
+            raise PageError(403, pages.BAD_CSRF_TITLE, pages.BAD_CSRF)
+        self.sessions.cancel(request_id)
+        lang = normalize_language(request.form.get("lang") or session.entry.lang)
+        return secure_headers(redirect(f"/{request_id}/sign?{urlencode({'lang': lang})}", code=303))
+
+    def on_content(self, request: Request, request_id: str, position: int) -> Response:
+        request_id = _request_id(request_id)
+        if self.sessions.session(request_id) is None:
+            raise RequestNotFound()
+        name, data = self.sessions.document(request_id, position)
+        response = send_file(
+            io.BytesIO(data),
+            request.environ,
+            mimetype="application/pdf",
+            as_attachment=True,
+            download_name=_download_name(name, position),
+            conditional=False,
+            etag=False,
+            max_age=None,
+        )
+        return secure_headers(response, "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; sandbox")
+
+    # -- pages -------------------------------------------------------------
+
+    def _session(self, request: Request, request_id: str) -> SignSession:
+        session = self.sessions.session(request_id)
+        if session is None:
+            raise PageError(400, pages.INVALID_REQUEST_TITLE, pages.NO_SESSION)
+        return session
+
+    def result_page(
+        self,
+        request: Request,
+        summary: RequestSummary,
+        entry: EntryParameters,
+        lang: str,
+        *,
+        status: int = 200,
+        auto: bool,
+    ) -> Response:
+        """The result of a finished request and the callback form to the ReturnUrl."""
+        return self.render(
+            request,
+            "result.html",
+            lang,
+            status=status,
+            form_action=origin(entry.return_url),
+            script=auto,
+            summary=summary,
+            succeeded=summary.status is SignStatus.SUCCESS,
+            reason=translate(summary.reason, lang) if summary.reason else None,
+            return_url=entry.return_url,
+            relay_state=entry.relay_state,
+            auto=auto,
+        )
+
+    def error_page(self, request: Request, lang: str, status: int, title: str, message: str) -> Response:
+        return self.render(
+            request, "error.html", lang, status=status, title=translate(title, lang), message=translate(message, lang)
+        )
+
+    def render(
+        self,
+        request: Request,
+        template: str,
+        lang: str,
+        *,
+        status: int = 200,
+        form_action: str | None = None,
+        script: bool = False,
+        **context: Any,
+    ) -> Response:
+        nonce = new_nonce()
+        # The language switch repeats the entry's parameters (an entry error
+        # page), or leads to the page itself (never to the cancel action).
+        path = request.path
+        if path.endswith("/cancel"):
+            path = path.removesuffix("/cancel") + "/sign"
+        params = {k: v for k, v in _params(request).items() if k in _ENTRY_PARAMETERS}
+
+        def lang_url(code: str) -> str:
+            return path + "?" + urlencode({**params, "lang": code})
+
+        body = self.env.get_template(template).render(
+            _=lambda message: translate(message, lang),
+            lang=lang,
+            nonce=nonce,
+            languages=[(code, _LANGUAGE_NAMES[code]) for code in LANGUAGES],
+            lang_url=lang_url,
+            **context,
+        )
+        response = Response(body, status=status, content_type="text/html; charset=utf-8")
+        return secure_headers(response, content_security_policy(nonce, form_action=form_action, script=script))
+
+
+def create_web_app(requests: RequestService, signing: SigningService | None = None) -> WebApp:
+    """The sign page's WSGI application over ``requests`` (and ``signing``, for the instruments)."""
+    return WebApp(requests, signing)
