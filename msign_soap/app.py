@@ -5,21 +5,22 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 import spyne.const
-from werkzeug.wrappers import Request, Response
 
 from .config import Config
 from .core import ChainChecker, RequestService, RevokedCertificate, SigningService, utcnow
 from .core.requests import Clock
 from .core.trust import CertificateChecker, load_trust_anchors
 from .errors import ConfigurationError
+from .instruments import Instrument, create_cloud_keys, ensure_schema
 from .pki import TSA_PATH, DemoPki, build_crl, create_pki_app, load_demo_pki
 from .signing.timestamp import HttpTimestamper, LocalTsa, Timestamper
 from .soap import create_soap_app
 from .store import Store, open_store
+from .web import create_web_app
 
 __all__ = ["Service", "create_app", "demo_certificate_checker"]
 
@@ -60,6 +61,8 @@ class Service:
     pki: DemoPki | None = None
     timestamper: Timestamper | None = None
     signing: SigningService | None = None
+    #: The signing instruments by name (the cloud keys ``securesign`` and ``tax``).
+    instruments: dict[str, Instrument] = field(default_factory=dict)
 
     def __call__(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
         return self.wsgi(environ, start_response)
@@ -112,6 +115,7 @@ def create_app(config: Config, clock: Clock = utcnow, checker: CertificateChecke
     if config.pades_level == "B-LT" and checker is not None and not isinstance(checker, ChainChecker):
         raise ConfigurationError("pades_level B-LT needs a ChainChecker (its trust anchors gather the validation data)")
     store = open_store(config.database)
+    ensure_schema(store)  # the cloud keys' table; to become a numbered migration step
     requests = RequestService(store, config, clock)
     signing = SigningService(
         requests,
@@ -122,6 +126,7 @@ def create_app(config: Config, clock: Clock = utcnow, checker: CertificateChecke
         validation_context=checker.validation_context if isinstance(checker, ChainChecker) else None,
     )
     soap = create_soap_app(requests)
+    pages = create_web_app(requests, signing)
 
     def wsgi(environ: dict, start_response: Callable) -> Iterable[bytes]:
         path = environ.get("PATH_INFO", "")
@@ -129,9 +134,10 @@ def create_app(config: Config, clock: Clock = utcnow, checker: CertificateChecke
             return soap(environ, start_response)
         if pki_app is not None and (path == TSA_PATH or path.startswith(PKI_PREFIX)):
             return pki_app(environ, start_response)
-        return _pages(environ, start_response)
+        return pages(environ, start_response)
 
-    return Service(config, store, requests, wsgi, pki, timestamper, signing)
+    instruments = create_cloud_keys(store, signing, config, pki)
+    return Service(config, store, requests, wsgi, pki, timestamper, signing, instruments)
 
 
 def demo_certificate_checker(pki: DemoPki) -> ChainChecker:
@@ -149,15 +155,3 @@ def demo_certificate_checker(pki: DemoPki) -> ChainChecker:
         revoked=[RevokedCertificate(issuer, r.serial_number, r.date) for r in pki.revocations],
         crls=crls,
     )
-
-
-def _pages(environ: dict, start_response: Callable) -> Iterable[bytes]:
-    request = Request(environ)
-    if request.path == "/":
-        body = (
-            "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>msign-soap</title></head>"
-            f"<body><h1>msign-soap</h1><p>SOAP endpoint: <a href='{SOAP_PATH}?singleWsdl'>{SOAP_PATH}</a></p>"
-            "</body></html>"
-        )
-        return Response(body, content_type="text/html; charset=utf-8")(environ, start_response)
-    return Response("Not found", status=404, content_type="text/plain; charset=utf-8")(environ, start_response)

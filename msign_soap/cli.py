@@ -1,4 +1,4 @@
-"""The ``msign-soap`` command: ``serve``, ``wsdl`` and ``delegation``."""
+"""The ``msign-soap`` command: ``serve``, ``wsdl``, ``delegation`` and ``keystore``."""
 
 from __future__ import annotations
 
@@ -117,6 +117,64 @@ def _add_delegation_commands(commands: Any) -> None:
         action.set_defaults(handler=_delegation)
 
 
+def _keystore_import(args: argparse.Namespace) -> int:
+    import getpass
+    from datetime import timedelta
+
+    from cryptography.hazmat.primitives.asymmetric import ec, rsa
+    from cryptography.hazmat.primitives.serialization import Encoding
+
+    from .core import utcnow
+    from .core.signer_checks import signer_identity
+    from .instruments import Keystore, ensure_schema
+    from .pki import load_private_key
+    from .signing.certificates import load_certificates
+    from .store import open_store
+
+    certificates = load_certificates(args.cert, "--cert")
+    chain = load_certificates(args.chain, "--chain") if args.chain else certificates[1:]
+    key = load_private_key(args.key)
+    holder = signer_identity(certificates[0]).idnp
+    if holder != args.idnp:
+        raise ConfigurationError(f"--cert: the certificate names IDNP {holder or '(none)'}, not {args.idnp}")
+    if not isinstance(key, rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey):
+        raise ConfigurationError("--key: only RSA and EC keys can sign")
+    pin = getpass.getpass("PIN: ")
+    if pin != getpass.getpass("PIN again: "):
+        raise ConfigurationError("the two PINs differ")
+    if len(pin) < args.min_pin_length:
+        raise ConfigurationError(f"the PIN must be at least {args.min_pin_length} characters long")
+    config = _config(args)
+    store = open_store(config.database)
+    try:
+        ensure_schema(store)
+        keystore = Keystore(
+            store, utcnow, max_attempts=config.pin_attempts, lockout=timedelta(seconds=config.pin_lockout)
+        )
+        der = [c.public_bytes(Encoding.DER) for c in (certificates[0], *chain)]
+        if not keystore.add(args.provider, args.idnp, der[0], der[1:], key, pin):
+            print(f"msign-soap: {args.provider} already holds a key for {args.idnp}", file=sys.stderr)
+            return 1
+    finally:
+        store.close()
+    print(f"{args.provider}: key of {args.idnp} imported")
+    return 0
+
+
+def _add_keystore_commands(commands: Any) -> None:
+    keystore = commands.add_parser("keystore", help="manage the cloud keys (securesign, tax) of the software keystore")
+    actions = keystore.add_subparsers(dest="action", required=True)
+    add = actions.add_parser("import", help="seal a key under a PIN asked on the terminal and store it")
+    add.add_argument("--provider", required=True, choices=("securesign", "tax"), help="the cloud-key instrument")
+    add.add_argument("--idnp", required=True, help="IDNP of the key's holder")
+    add.add_argument("--cert", required=True, help="the certificate (PEM or DER; more PEM certificates: its chain)")
+    add.add_argument("--chain", help="the issuer certificates (PEM), nearest first")
+    add.add_argument("--key", required=True, help="the private key (PEM or DER, unencrypted)")
+    add.add_argument("--min-pin-length", type=int, default=4, help="refuse shorter PINs (default 4)")
+    _add_config_options(add)
+    add.set_defaults(handler=_keystore_import)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="msign-soap", description=__doc__)
     parser.add_argument("--version", action="version", version=__version__)
@@ -133,6 +191,7 @@ def main(argv: list[str] | None = None) -> int:
     wsdl.set_defaults(handler=_wsdl)
 
     _add_delegation_commands(commands)
+    _add_keystore_commands(commands)
 
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")

@@ -92,6 +92,10 @@ class Config:
     pades_level: str = "B-T"
     #: Draw a visible signature box (signer, date) on a signed PDF's last page.
     signature_appearance: bool = False
+    #: Cloud keys (``securesign``, ``tax``): consecutive wrong PINs after
+    #: which a key is locked, and for how many seconds.
+    pin_attempts: int = 5
+    pin_lockout: int = 900
     #: Extra settings for later features, kept so that a file may carry them.
     extra: Mapping[str, Any] = field(default_factory=dict)
 
@@ -105,6 +109,8 @@ class Config:
             "max_contents",
             "max_content_bytes",
             "max_total_content_bytes",
+            "pin_attempts",
+            "pin_lockout",
         ):
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value <= 0:

@@ -7,14 +7,18 @@ each subclass to the fault code of the MSign contract in exactly one place
 
 from __future__ import annotations
 
+from datetime import datetime
+
 __all__ = [
     "AuthenticationFailed",
     "AuthorizationFailed",
     "ConfigurationError",
     "InvalidDocument",
     "InvalidParameter",
+    "KeyLocked",
     "MSignError",
     "NotAvailable",
+    "PinRejected",
     "RequestClosed",
     "RequestNotFound",
     "SignatureMismatch",
@@ -22,6 +26,7 @@ __all__ = [
     "SigningError",
     "SigningRefused",
     "TimestampError",
+    "WrongPin",
 ]
 
 
@@ -133,3 +138,37 @@ class SignerRejected(SigningRefused):
 
 class SignatureMismatch(SigningRefused):
     """A signature value does not verify under the certificate it was prepared for."""
+
+
+class PinRejected(MSignError):
+    """A cloud key did not unlock; the request is untouched (still ``Pending``).
+
+    :param message_id: the message ID of :mod:`msign_soap.i18n.messages` to
+        show the user; translate it to show it.
+    :param detail: what exactly failed, for the log (never shown to the user).
+    """
+
+    def __init__(self, message_id: str, detail: str | None = None) -> None:
+        super().__init__(message_id)
+        self.message_id = message_id
+        self.detail = detail
+
+
+class WrongPin(PinRejected):
+    """The PIN is wrong, or no key is held for this IDNP (one message for both).
+
+    :param attempts_left: wrong PINs left before the key is locked; ``None``
+        when there is no key.
+    """
+
+    def __init__(self, message_id: str, detail: str | None = None, *, attempts_left: int | None = None) -> None:
+        super().__init__(message_id, detail)
+        self.attempts_left = attempts_left
+
+
+class KeyLocked(PinRejected):
+    """Too many consecutive wrong PINs: the key refuses every PIN until ``locked_until`` (naive UTC)."""
+
+    def __init__(self, message_id: str, locked_until: datetime, detail: str | None = None) -> None:
+        super().__init__(message_id, detail)
+        self.locked_until = locked_until

@@ -12,10 +12,12 @@ __all__ = [
     "CERTIFICATE_UNTRUSTED",
     "EXPIRED",
     "FAILED",
+    "KEY_LOCKED",
     "NO_DELEGATION",
     "ORGANIZATION_MISMATCH",
     "SIGNATURE_MISMATCH",
     "SIGNER_MISMATCH",
+    "WRONG_PIN",
 ]
 
 #: GetSignResponse.Message of an Expired request.
@@ -40,3 +42,11 @@ CERTIFICATE_NOT_YET_VALID = N_("The signer's certificate is not yet valid")
 CERTIFICATE_UNTRUSTED = N_("The signer's certificate is not issued by a trusted authority for signing")
 #: A signature value does not verify under the signer's certificate.
 SIGNATURE_MISMATCH = N_("The signature does not match the signer's certificate")
+
+# -- why a cloud key did not unlock (the request stays Pending) ----------------
+
+#: A wrong PIN, or no cloud key for this IDNP: one message, so that the page
+#: does not tell who holds a key.
+WRONG_PIN = N_("The IDNP or the PIN is wrong")
+#: Too many consecutive wrong PINs.
+KEY_LOCKED = N_("Too many wrong PINs: the key is locked for a while, try again later")

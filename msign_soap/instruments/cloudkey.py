@@ -1,0 +1,99 @@
+"""The cloud-key instruments ``securesign`` and ``tax``: keys held by the
+service in its software keystore (:mod:`.keystore`), unlocked by the user's
+IDNP and PIN; one PIN signs the whole batch through
+:meth:`~msign_soap.core.SigningService.sign_with_key` (XAdES-T over a
+``Hash``, PAdES-T over a ``Pdf``). The two are providers of the same kind,
+each with its own keys; a PKCS #11 backend is still to come.
+
+Demo keys: on the embedded default (``demo_pki`` on) every demo person of
+:mod:`msign_soap.pki.demo` gets a key at both providers, created once (the
+first start with an empty keystore; several processes may start at once):
+
+==============  ===============================  ======================
+provider        demo PIN                         Ion Popescu (2004001234567)
+==============  ===============================  ======================
+``securesign``  the last 4 digits of the IDNP    ``4567``
+``tax``         the last 6 digits of the IDNP    ``234567``
+==============  ===============================  ======================
+
+Elena Ciobanu's key works, but her certificate is revoked: signing with it
+ends the request ``Failure``.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import timedelta
+from typing import TYPE_CHECKING
+
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+
+from ..core import SigningService
+from ..store import Store
+from .api import CloudKeyInstrument, Instrument
+from .keystore import DEMO_KDF, Keystore, provision
+
+if TYPE_CHECKING:
+    from ..config import Config
+    from ..pki import DemoPki
+
+__all__ = ["CLOUD_KEY_PROVIDERS", "DEMO_PINS", "SoftwareCloudKey", "create_cloud_keys", "demo_pin"]
+
+log = logging.getLogger(__name__)
+
+#: The contract's cloud-key instruments.
+CLOUD_KEY_PROVIDERS = ("securesign", "tax")
+#: How a demo person's PIN follows from the IDNP, per provider.
+DEMO_PINS: dict[str, Callable[[str], str]] = {
+    "securesign": lambda idnp: idnp[-4:],
+    "tax": lambda idnp: idnp[-6:],
+}
+
+
+def demo_pin(provider: str, idnp: str) -> str:
+    """The documented PIN of a demo person's key at ``provider``."""
+    return DEMO_PINS[provider](idnp)
+
+
+class SoftwareCloudKey(CloudKeyInstrument):
+    """A cloud key of ``name`` (a provider) held in ``keystore``, signing with ``signing``."""
+
+    def __init__(self, name: str, keystore: Keystore, signing: SigningService) -> None:
+        super().__init__(name)
+        self.keystore = keystore
+        self.signing = signing
+
+    def sign(self, request_id: str, idnp: str, pin: str) -> None:
+        # A request that cannot be signed any more must not cost a PIN attempt.
+        self.signing.requests.open_request(request_id)
+        certificate, chain, private_key = self.keystore.unlock(self.name, idnp, pin)
+        log.info("request %s: %s key of %s unlocked", request_id, self.name, idnp)
+        self.signing.sign_with_key(request_id, certificate, chain, private_key)
+
+
+def create_cloud_keys(
+    store: Store, signing: SigningService, config: Config, pki: DemoPki | None
+) -> dict[str, Instrument]:
+    """The cloud-key instruments of a service, by name; with the demo PKI,
+    first give its people their demo keys (once).
+
+    The ``cloud_key`` table must exist (:func:`.keystore.ensure_schema`).
+    """
+    keystore = Keystore(
+        store,
+        signing.requests.clock,
+        max_attempts=config.pin_attempts,
+        lockout=timedelta(seconds=config.pin_lockout),
+    )
+    if pki is not None:
+        people = [
+            (idnp, who.certificate_der, who.chain_der, who.private_key)
+            for idnp, who in sorted(pki.people.items())
+            if isinstance(who.private_key, rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey)
+        ]
+        for provider in CLOUD_KEY_PROVIDERS:
+            added = provision(keystore, provider, people, DEMO_PINS[provider], DEMO_KDF)
+            if added:
+                log.info("gave %d demo people a %s key (demo PINs: see %s)", added, provider, __name__)
+    return {name: SoftwareCloudKey(name, keystore, signing) for name in CLOUD_KEY_PROVIDERS}

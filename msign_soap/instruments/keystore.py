@@ -1,0 +1,370 @@
+"""The software keystore of the cloud-key instruments: private keys held by
+the service, each encrypted under its holder's PIN.
+
+Encryption of one key (format ``v1``):
+
+- the PIN (NFC, UTF-8) is stretched with **scrypt** (RFC 7914) and a random
+  16-byte salt of its own into a 256-bit key; the parameters are stored with
+  the key, so that they may be raised for new keys without touching old ones.
+  Default :data:`DEFAULT_KDF`: ``n=2**15, r=8, p=1`` (32 MiB, some 50–100 ms
+  per PIN check on one core);
+- the PKCS #8 DER private key is sealed with **AES-256-GCM** under a random
+  96-bit nonce, with the associated data binding it to its record
+  (format, provider, IDNP, SHA-256 of the certificate): a blob copied onto
+  another record does not open.
+
+The GCM tag check *is* the PIN check: nothing else about the PIN is stored, a
+wrong PIN and a damaged blob look the same, and the comparison is the
+library's constant-time one. An unknown IDNP costs one derivation as well,
+so that timing does not tell who holds a key. A copy of the database and the
+configuration cannot sign without the PIN; it can, however, be used to guess
+PINs offline at the KDF's cost, so a 4-digit PIN protects a stolen copy for
+minutes, not years. Production keys belong in the PKCS #11 backend (an HSM
+enforces the attempt counter itself) or need long PINs.
+
+Wrong PINs: an attempt is counted *before* the derivation (so that parallel
+guesses cannot outrun the counter) and forgiven when the PIN is right; after
+``max_attempts`` consecutive wrong ones the key refuses every PIN for
+``lockout`` seconds, then starts counting afresh.
+
+Demo keys (:func:`provision_demo_keys`) use :data:`DEMO_KDF`, a cheap setting:
+their PINs are published and their keys lie unencrypted in the demo PKI's
+directory anyway.
+
+The table (``cloud_key``) is created by :func:`ensure_schema`; it is not yet a
+numbered step of :mod:`msign_soap.store.migrations`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import unicodedata
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import peewee as pw
+from cryptography import x509
+from cryptography.exceptions import InvalidTag, UnsupportedAlgorithm
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
+
+from ..errors import ConfigurationError, KeyLocked, PinRejected, WrongPin
+from ..i18n import messages
+from ..store import Store
+
+__all__ = [
+    "DEFAULT_KDF",
+    "DEMO_KDF",
+    "CloudKeyRecord",
+    "KdfParams",
+    "Keystore",
+    "define_keystore_models",
+    "ensure_schema",
+    "provision",
+]
+
+PrivateKey = rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey
+
+FORMAT = "v1"
+_SALT_BYTES = 16
+_NONCE_BYTES = 12
+
+
+@dataclass(frozen=True)
+class KdfParams:
+    """scrypt's cost: ``n`` (CPU/memory, a power of 2), ``r`` (block size), ``p`` (parallelism)."""
+
+    n: int
+    r: int = 8
+    p: int = 1
+
+
+#: Keys imported for real people: 32 MiB of memory per derivation.
+DEFAULT_KDF = KdfParams(n=2**15)
+#: Demo keys, whose PINs are public: about 1 ms.
+DEMO_KDF = KdfParams(n=2**10)
+
+
+@dataclass(frozen=True)
+class CloudKeyRecord:
+    """A key as the keystore holds it (the private key still sealed)."""
+
+    provider: str
+    idnp: str
+    certificate_der: bytes
+    chain_der: tuple[bytes, ...]
+    failed_attempts: int
+    locked_until: datetime | None
+
+
+def define_keystore_models(database: pw.Database) -> Any:
+    """Create the ``CloudKey`` model class bound to ``database`` (as
+    :func:`msign_soap.store.models.define_models` does for the others)."""
+
+    class CloudKey(pw.Model):
+        provider = pw.CharField(max_length=20)
+        idnp = pw.CharField(max_length=13)
+        certificate = pw.BlobField()
+        #: The issuer certificates, DER, each preceded by its length (4 bytes, big-endian).
+        chain = pw.BlobField()
+        #: ``nonce || AES-GCM(PKCS #8 DER) || tag``.
+        encrypted_key = pw.BlobField()
+        salt = pw.BlobField()
+        kdf = pw.CharField(max_length=10)
+        kdf_n = pw.IntegerField()
+        kdf_r = pw.IntegerField()
+        kdf_p = pw.IntegerField()
+        failed_attempts = pw.IntegerField(default=0)
+        locked_until = pw.DateTimeField(null=True)
+        created_at = pw.DateTimeField()
+
+        class Meta:
+            legacy_table_names = False
+            indexes = ((("provider", "idnp"), True),)
+
+    CloudKey._meta.set_database(database)
+    return CloudKey
+
+
+def ensure_schema(store: Store) -> None:
+    """Create the ``cloud_key`` table and its index unless they exist (several processes may race)."""
+    model = define_keystore_models(store.db)
+    with store.db.connection_context():
+        try:
+            with store.write():
+                store.db.create_tables([model], safe=True)
+        except pw.IntegrityError:  # PostgreSQL: created meanwhile by another process
+            pass
+
+
+class Keystore:
+    """The sealed keys of one store.
+
+    :param clock: naive UTC now (the request service's clock).
+    :param max_attempts: consecutive wrong PINs before a key locks.
+    :param lockout: how long a locked key stays locked.
+    :param kdf: the cost of keys added from now on.
+    """
+
+    def __init__(
+        self,
+        store: Store,
+        clock: Any,
+        *,
+        max_attempts: int = 5,
+        lockout: timedelta = timedelta(minutes=15),
+        kdf: KdfParams = DEFAULT_KDF,
+    ) -> None:
+        if max_attempts < 1:
+            raise ConfigurationError("pin_attempts must be at least 1")
+        self.store = store
+        self.clock = clock
+        self.max_attempts = max_attempts
+        self.lockout = lockout
+        self.kdf = kdf
+        self.CloudKey = define_keystore_models(store.db)
+
+    # -- adding keys -----------------------------------------------------------
+
+    def add(
+        self,
+        provider: str,
+        idnp: str,
+        certificate_der: bytes,
+        chain_der: Sequence[bytes],
+        private_key: PrivateKey,
+        pin: str,
+        *,
+        kdf: KdfParams | None = None,
+    ) -> bool:
+        """Seal ``private_key`` under ``pin`` and store it; False (nothing
+        changed) if ``provider`` already holds a key for ``idnp``.
+
+        :raises ConfigurationError: an empty PIN, or a key that does not
+            belong to the certificate.
+        """
+        if not pin:
+            raise ConfigurationError("the PIN must not be empty")
+        try:
+            public_key = x509.load_der_x509_certificate(bytes(certificate_der)).public_key()
+        except ValueError as e:
+            raise ConfigurationError(f"unreadable certificate: {e}") from e
+        if public_key != private_key.public_key():
+            raise ConfigurationError("the private key does not belong to the certificate")
+        kdf = kdf or self.kdf
+        salt = os.urandom(_SALT_BYTES)
+        nonce = os.urandom(_NONCE_BYTES)
+        pkcs8 = private_key.private_bytes(
+            serialization.Encoding.DER, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+        sealed = AESGCM(_derive(pin, salt, kdf)).encrypt(nonce, pkcs8, _aad(provider, idnp, certificate_der))
+        row = {
+            "provider": provider,
+            "idnp": idnp,
+            "certificate": bytes(certificate_der),
+            "chain": _pack(chain_der),
+            "encrypted_key": nonce + sealed,
+            "salt": salt,
+            "kdf": "scrypt",
+            "kdf_n": kdf.n,
+            "kdf_r": kdf.r,
+            "kdf_p": kdf.p,
+            "failed_attempts": 0,
+            "locked_until": None,
+            "created_at": self.clock(),
+        }
+        with self.store.db.connection_context(), self.store.write():
+            return bool(self.CloudKey.insert(**row).on_conflict_ignore().execute())
+
+    def held(self, provider: str) -> set[str]:
+        """The IDNPs ``provider`` holds a key for."""
+        model = self.CloudKey
+        with self.store.db.connection_context():
+            return {r.idnp for r in model.select(model.idnp).where(model.provider == provider)}
+
+    def record(self, provider: str, idnp: str) -> CloudKeyRecord | None:
+        """The record of ``idnp``'s key at ``provider``, if any."""
+        with self.store.db.connection_context():
+            row = self._row(provider, idnp)
+        if row is None:
+            return None
+        return CloudKeyRecord(
+            provider,
+            idnp,
+            bytes(row.certificate),
+            _unpack(bytes(row.chain)),
+            row.failed_attempts,
+            row.locked_until,
+        )
+
+    # -- unlocking ---------------------------------------------------------------
+
+    def unlock(self, provider: str, idnp: str, pin: str) -> tuple[bytes, tuple[bytes, ...], PrivateKey]:
+        """The certificate, chain and private key of ``idnp`` at ``provider``, if ``pin`` opens it.
+
+        :raises WrongPin: no such key, or a wrong PIN (counted).
+        :raises KeyLocked: locked now, or by this wrong PIN.
+        """
+        row = self._reserve_attempt(provider, idnp)
+        if row is None:
+            _derive(pin, os.urandom(_SALT_BYTES), self.kdf)  # as slow as a real check
+            raise WrongPin(messages.WRONG_PIN, f"{provider} holds no key for {idnp}")
+        certificate = bytes(row.certificate)
+        sealed = bytes(row.encrypted_key)
+        kdf = KdfParams(row.kdf_n, row.kdf_r, row.kdf_p)
+        try:
+            key = _derive(pin, bytes(row.salt), kdf)
+            pkcs8 = AESGCM(key).decrypt(sealed[:_NONCE_BYTES], sealed[_NONCE_BYTES:], _aad(provider, idnp, certificate))
+        except (InvalidTag, ValueError):
+            raise self._wrong_pin(row.id, provider, idnp) from None
+        self._forgive(row.id)
+        try:
+            # GCM authenticated the bytes we sealed: the RSA consistency check (~30 ms) adds nothing.
+            private_key = serialization.load_der_private_key(pkcs8, password=None, unsafe_skip_rsa_key_validation=True)
+        except (ValueError, UnsupportedAlgorithm) as e:
+            raise ConfigurationError(f"the sealed key of {idnp} at {provider} is damaged") from e
+        if not isinstance(private_key, rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey):
+            raise ConfigurationError(f"the sealed key of {idnp} at {provider} is of an unsupported type")
+        return certificate, _unpack(bytes(row.chain)), private_key
+
+    def _row(self, provider: str, idnp: str) -> Any:
+        model = self.CloudKey
+        return model.get_or_none((model.provider == provider) & (model.idnp == idnp))
+
+    def _reserve_attempt(self, provider: str, idnp: str) -> Any:
+        """Count one attempt ahead of the derivation; the row as it is now, None if no key."""
+        model = self.CloudKey
+        now = self.clock()
+        where = (model.provider == provider) & (model.idnp == idnp)
+        locked: tuple[datetime, str] | None = None
+        with self.store.db.connection_context(), self.store.write():
+            # The UPDATE first: on PostgreSQL it holds the row until commit, so attempts queue.
+            if not model.update(failed_attempts=model.failed_attempts + 1).where(where).execute():
+                return None
+            row = model.get(where)
+            if row.locked_until is not None and row.locked_until > now:
+                locked = (row.locked_until, "locked")
+                model.update(failed_attempts=model.failed_attempts - 1).where(model.id == row.id).execute()
+            elif row.locked_until is not None:  # the lock has run out: count afresh
+                model.update(failed_attempts=1, locked_until=None).where(model.id == row.id).execute()
+                row.failed_attempts, row.locked_until = 1, None
+            elif row.failed_attempts > self.max_attempts:  # parallel attempts beyond the limit
+                locked = (now + self.lockout, "too many parallel attempts")
+                model.update(failed_attempts=0, locked_until=locked[0]).where(model.id == row.id).execute()
+        if locked is not None:
+            until, why = locked
+            raise KeyLocked(messages.KEY_LOCKED, until, f"{provider} key of {idnp}: {why} until {until}")
+        return row
+
+    def _wrong_pin(self, row_id: int, provider: str, idnp: str) -> PinRejected:
+        """Record a wrong PIN; the error to raise (locked by this one, or not yet)."""
+        model = self.CloudKey
+        until: datetime | None = None
+        with self.store.db.connection_context(), self.store.write():
+            row = model.get_or_none(model.id == row_id)
+            failed = row.failed_attempts if row is not None else self.max_attempts
+            if failed >= self.max_attempts:
+                until = self.clock() + self.lockout
+                model.update(failed_attempts=0, locked_until=until).where(model.id == row_id).execute()
+        if until is not None:
+            return KeyLocked(messages.KEY_LOCKED, until, f"{provider} key of {idnp}: wrong PIN, locked until {until}")
+        return WrongPin(
+            messages.WRONG_PIN, f"wrong PIN for {idnp} at {provider}", attempts_left=self.max_attempts - failed
+        )
+
+    def _forgive(self, row_id: int) -> None:
+        model = self.CloudKey
+        with self.store.db.connection_context(), self.store.write():
+            model.update(failed_attempts=0, locked_until=None).where(model.id == row_id).execute()
+
+
+def provision(
+    keystore: Keystore,
+    provider: str,
+    people: Iterable[tuple[str, bytes, Sequence[bytes], PrivateKey]],
+    pin: Any,
+    kdf: KdfParams,
+) -> int:
+    """Add the keys of ``people`` (IDNP, certificate, chain, key) that
+    ``provider`` does not hold yet, each under ``pin(idnp)``; the number added.
+
+    Idempotent, and safe when several processes provision at once (the unique
+    index keeps the first).
+    """
+    held = keystore.held(provider)
+    added = 0
+    for idnp, certificate, chain, key in people:
+        if idnp not in held:
+            added += keystore.add(provider, idnp, certificate, chain, key, pin(idnp), kdf=kdf)
+    return added
+
+
+def _derive(pin: str, salt: bytes, kdf: KdfParams) -> bytes:
+    secret = unicodedata.normalize("NFC", pin).encode()
+    try:
+        return Scrypt(salt=salt, length=32, n=kdf.n, r=kdf.r, p=kdf.p).derive(secret)
+    except (ValueError, MemoryError) as e:
+        raise ConfigurationError(f"unusable scrypt parameters {kdf}") from e
+
+
+def _aad(provider: str, idnp: str, certificate_der: bytes) -> bytes:
+    digest = hashlib.sha256(bytes(certificate_der)).hexdigest()
+    return f"msign-cloud-key {FORMAT}\0{provider}\0{idnp}\0{digest}".encode()
+
+
+def _pack(chain: Sequence[bytes]) -> bytes:
+    return b"".join(len(c).to_bytes(4, "big") + bytes(c) for c in chain)
+
+
+def _unpack(packed: bytes) -> tuple[bytes, ...]:
+    out = []
+    while packed:
+        size = int.from_bytes(packed[:4], "big")
+        out.append(packed[4 : 4 + size])
+        packed = packed[4 + size :]
+    return tuple(out)
