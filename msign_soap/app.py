@@ -15,7 +15,7 @@ from .core import ChainChecker, RequestService, RevokedCertificate, SigningServi
 from .core.requests import Clock
 from .core.trust import CertificateChecker, load_trust_anchors
 from .errors import ConfigurationError
-from .instruments import Instrument, create_cloud_keys, ensure_schema
+from .instruments import Instrument, create_cloud_keys
 from .pki import TSA_PATH, DemoPki, build_crl, create_pki_app, load_demo_pki
 from .signing.timestamp import HttpTimestamper, LocalTsa, Timestamper
 from .soap import create_soap_app
@@ -115,7 +115,6 @@ def create_app(config: Config, clock: Clock = utcnow, checker: CertificateChecke
     if config.pades_level == "B-LT" and checker is not None and not isinstance(checker, ChainChecker):
         raise ConfigurationError("pades_level B-LT needs a ChainChecker (its trust anchors gather the validation data)")
     store = open_store(config.database)
-    ensure_schema(store)  # the cloud keys' table; to become a numbered migration step
     requests = RequestService(store, config, clock)
     signing = SigningService(
         requests,

@@ -126,7 +126,7 @@ def _keystore_import(args: argparse.Namespace) -> int:
 
     from .core import utcnow
     from .core.signer_checks import signer_identity
-    from .instruments import Keystore, ensure_schema
+    from .instruments import Keystore
     from .pki import load_private_key
     from .signing.certificates import load_certificates
     from .store import open_store
@@ -147,7 +147,6 @@ def _keystore_import(args: argparse.Namespace) -> int:
     config = _config(args)
     store = open_store(config.database)
     try:
-        ensure_schema(store)
         keystore = Keystore(
             store, utcnow, max_attempts=config.pin_attempts, lockout=timedelta(seconds=config.pin_lockout)
         )

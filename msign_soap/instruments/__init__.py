@@ -10,7 +10,7 @@ from .cloudkey import (
     create_cloud_keys,
     demo_pin,
 )
-from .keystore import DEFAULT_KDF, DEMO_KDF, KdfParams, Keystore, ensure_schema
+from .keystore import DEFAULT_KDF, DEMO_KDF, KdfParams, Keystore
 
 __all__ = [
     "CLOUD_KEY",
@@ -25,5 +25,4 @@ __all__ = [
     "SoftwareCloudKey",
     "create_cloud_keys",
     "demo_pin",
-    "ensure_schema",
 ]

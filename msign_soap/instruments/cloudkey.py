@@ -78,7 +78,6 @@ def create_cloud_keys(
     """The cloud-key instruments of a service, by name; with the demo PKI,
     first give its people their demo keys (once).
 
-    The ``cloud_key`` table must exist (:func:`.keystore.ensure_schema`).
     """
     keystore = Keystore(
         store,

@@ -31,8 +31,7 @@ Demo keys (:func:`provision_demo_keys`) use :data:`DEMO_KDF`, a cheap setting:
 their PINs are published and their keys lie unencrypted in the demo PKI's
 directory anyway.
 
-The table (``cloud_key``) is created by :func:`ensure_schema`; it is not yet a
-numbered step of :mod:`msign_soap.store.migrations`.
+The keys live in the ``cloud_key`` table (schema version 4).
 """
 
 from __future__ import annotations
@@ -45,7 +44,6 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-import peewee as pw
 from cryptography import x509
 from cryptography.exceptions import InvalidTag, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
@@ -63,8 +61,6 @@ __all__ = [
     "CloudKeyRecord",
     "KdfParams",
     "Keystore",
-    "define_keystore_models",
-    "ensure_schema",
     "provision",
 ]
 
@@ -102,46 +98,6 @@ class CloudKeyRecord:
     locked_until: datetime | None
 
 
-def define_keystore_models(database: pw.Database) -> Any:
-    """Create the ``CloudKey`` model class bound to ``database`` (as
-    :func:`msign_soap.store.models.define_models` does for the others)."""
-
-    class CloudKey(pw.Model):
-        provider = pw.CharField(max_length=20)
-        idnp = pw.CharField(max_length=13)
-        certificate = pw.BlobField()
-        #: The issuer certificates, DER, each preceded by its length (4 bytes, big-endian).
-        chain = pw.BlobField()
-        #: ``nonce || AES-GCM(PKCS #8 DER) || tag``.
-        encrypted_key = pw.BlobField()
-        salt = pw.BlobField()
-        kdf = pw.CharField(max_length=10)
-        kdf_n = pw.IntegerField()
-        kdf_r = pw.IntegerField()
-        kdf_p = pw.IntegerField()
-        failed_attempts = pw.IntegerField(default=0)
-        locked_until = pw.DateTimeField(null=True)
-        created_at = pw.DateTimeField()
-
-        class Meta:
-            legacy_table_names = False
-            indexes = ((("provider", "idnp"), True),)
-
-    CloudKey._meta.set_database(database)
-    return CloudKey
-
-
-def ensure_schema(store: Store) -> None:
-    """Create the ``cloud_key`` table and its index unless they exist (several processes may race)."""
-    model = define_keystore_models(store.db)
-    with store.db.connection_context():
-        try:
-            with store.write():
-                store.db.create_tables([model], safe=True)
-        except pw.IntegrityError:  # PostgreSQL: created meanwhile by another process
-            pass
-
-
 class Keystore:
     """The sealed keys of one store.
 
@@ -167,7 +123,7 @@ class Keystore:
         self.max_attempts = max_attempts
         self.lockout = lockout
         self.kdf = kdf
-        self.CloudKey = define_keystore_models(store.db)
+        self.CloudKey = store.models.CloudKey
 
     # -- adding keys -----------------------------------------------------------
 

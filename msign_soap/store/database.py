@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Any
 
@@ -15,12 +16,18 @@ from .transactions import write_transaction
 
 __all__ = ["Store", "open_store"]
 
+# busy_timeout first: the pragmas run in this order, and switching a new file
+# to WAL must already wait for a concurrent opener instead of failing at once.
 _SQLITE_PRAGMAS = {
+    "busy_timeout": 10000,
     "journal_mode": "wal",
     "synchronous": "normal",
-    "busy_timeout": 10000,
     "foreign_keys": 1,
 }
+#: A new SQLite file is switched to WAL by whichever process opens it first;
+#: that switch can answer "database is locked" without waiting, so opening is
+#: retried for this long.
+_OPEN_RETRY_SECONDS = 10.0
 
 
 class Store:
@@ -61,11 +68,17 @@ def open_store(url: str) -> Store:
         kwargs = {"max_connections": 32}
     else:
         raise ConfigurationError(f"unsupported database URL scheme: {url.split(':', 1)[0]}")
-    try:
-        db = connect(url, **kwargs)
-        store = Store(db)
-        with db.connection_context():
-            migrate(db, store.models)
-    except pw.PeeweeException as e:
-        raise ConfigurationError(f"cannot open the database: {e}") from e
-    return store
+    db = connect(url, **kwargs)
+    store = Store(db)
+    deadline = time.monotonic() + _OPEN_RETRY_SECONDS
+    while True:
+        try:
+            with db.connection_context():
+                migrate(db, store.models)
+            return store
+        except pw.OperationalError as e:
+            if "locked" not in str(e) or time.monotonic() > deadline:
+                raise ConfigurationError(f"cannot open the database: {e}") from e
+            time.sleep(0.05)
+        except pw.PeeweeException as e:
+            raise ConfigurationError(f"cannot open the database: {e}") from e

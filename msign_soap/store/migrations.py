@@ -48,7 +48,12 @@ def _sign_page(db: pw.Database, models: Models) -> None:
     db.create_tables([models.SignSession])
 
 
-MIGRATIONS: list[Callable[[pw.Database, Models], None]] = [_initial_schema, _signing_flow, _sign_page]
+def _cloud_keys(db: pw.Database, models: Models) -> None:
+    # safe: databases started before this step existed created the table themselves
+    db.create_tables([models.CloudKey], safe=True)
+
+
+MIGRATIONS: list[Callable[[pw.Database, Models], None]] = [_initial_schema, _signing_flow, _sign_page, _cloud_keys]
 
 
 def current_version(db: pw.Database, models: Models) -> int:

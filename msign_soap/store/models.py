@@ -28,6 +28,7 @@ class Models:
     SignDraft: Any
     Delegation: Any
     SignSession: Any
+    CloudKey: Any
 
     def all(self) -> list[Any]:
         """Every model, in creation (dependency) order."""
@@ -40,6 +41,7 @@ class Models:
             self.SignDraft,
             self.Delegation,
             self.SignSession,
+            self.CloudKey,
         ]
 
 
@@ -156,6 +158,31 @@ def define_models(database: pw.Database) -> Models:
         created_at = pw.DateTimeField()
         updated_at = pw.DateTimeField()
 
+    # -- since schema version 4 ------------------------------------------------
+
+    class CloudKey(Base):
+        """A signing key held by the service for a cloud-key provider, sealed
+        under its owner's PIN (:mod:`msign_soap.instruments.keystore`)."""
+
+        provider = pw.CharField(max_length=20)
+        idnp = pw.CharField(max_length=13)
+        certificate = pw.BlobField()
+        #: The issuer certificates, DER, each preceded by its length (4 bytes, big-endian).
+        chain = pw.BlobField()
+        #: ``nonce || AES-GCM(PKCS #8 DER) || tag``.
+        encrypted_key = pw.BlobField()
+        salt = pw.BlobField()
+        kdf = pw.CharField(max_length=10)
+        kdf_n = pw.IntegerField()
+        kdf_r = pw.IntegerField()
+        kdf_p = pw.IntegerField()
+        failed_attempts = pw.IntegerField(default=0)
+        locked_until = pw.DateTimeField(null=True)
+        created_at = pw.DateTimeField()
+
+        class Meta:
+            indexes = ((("provider", "idnp"), True),)
+
     return Models(
-        Consumer, SignRequest, SignContent, SchemaVersion, SignPreparation, SignDraft, Delegation, SignSession
+        Consumer, SignRequest, SignContent, SchemaVersion, SignPreparation, SignDraft, Delegation, SignSession, CloudKey
     )
