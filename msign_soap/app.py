@@ -125,7 +125,8 @@ def create_app(config: Config, clock: Clock = utcnow, checker: CertificateChecke
         validation_context=checker.validation_context if isinstance(checker, ChainChecker) else None,
     )
     soap = create_soap_app(requests)
-    pages = create_web_app(requests, signing)
+    instruments = create_cloud_keys(store, signing, config, pki)
+    pages = create_web_app(requests, signing, instruments)
 
     def wsgi(environ: dict, start_response: Callable) -> Iterable[bytes]:
         path = environ.get("PATH_INFO", "")
@@ -135,7 +136,6 @@ def create_app(config: Config, clock: Clock = utcnow, checker: CertificateChecke
             return pki_app(environ, start_response)
         return pages(environ, start_response)
 
-    instruments = create_cloud_keys(store, signing, config, pki)
     return Service(config, store, requests, wsgi, pki, timestamper, signing, instruments)
 
 

@@ -292,15 +292,18 @@ def test_short_description_when_there_is_no_long_one(service, browser):
     assert page.xpath("//*[@class='description']")[0].text_content() == "Only the short one"
 
 
-def test_instruments_are_shown_as_unavailable(service, browser):
+def test_instrument_cards(service, browser):
     request_id = post_request(service)
     enter(browser, request_id, lang="en", MSISDN="069123456")
     page = html(browser.get(f"/{request_id}/sign"))
     cards = page.xpath("//*[@data-instrument]")
     assert [c.get("data-instrument") for c in cards] == ["securesign", "mobile", "moldsign", "nationalid", "tax"]
-    assert all(c.get("disabled") is not None and "Not available yet" in c.text_content() for c in cards)
+    available = {c.get("data-instrument"): c.get("href") for c in cards if c.tag == "a"}
+    assert available == {name: f"/{request_id}/sign/{name}?lang=en" for name in ("securesign", "tax")}
+    others = [c for c in cards if c.tag != "a"]
+    assert all(c.get("disabled") is not None and "Not available yet" in c.text_content() for c in others)
     assert "+37369123456" in cards[1].text_content()
-    # nothing on the page may pretend to sign: its only form is Cancel
+    # the choice itself signs nothing: its only form is Cancel
     assert [f.get("action") for f in page.forms] == [f"/{request_id}/cancel"]
 
 
@@ -543,3 +546,222 @@ def test_every_page_text_is_translated():
     for text in texts:
         for language in ("ro", "ru"):
             assert translate(text, language) != text, (text, language)
+
+
+# -- the cloud-key instruments (securesign, tax) -------------------------------------
+
+ION, MARIA, ELENA = "2004001234567", "2001002345678", "2003004567896"
+ION_PIN = "4567"  # securesign: the last 4 digits of the IDNP
+
+
+def soap_request(client: Any, content_type: str = "Hash", signer: str | None = None) -> str:
+    if content_type == "Pdf":
+        contents = [
+            {"Content": minimal_pdf("One"), "CorrelationID": "p0", "Name": "One.pdf"},
+            {"Content": minimal_pdf("Two"), "CorrelationID": "p1", "Name": "Two.pdf"},
+        ]
+    else:
+        contents = [{"Content": b"\x01" * 20, "CorrelationID": "h0"}, {"Content": b"\x02" * 20, "CorrelationID": "h1"}]
+    request: dict[str, Any] = {
+        "ContentType": content_type,
+        "Contents": {"SignContent": contents},
+        "ShortContentDescription": "Two documents",
+    }
+    if signer is not None:
+        request["ExpectedSigner"] = {"ID": signer}
+    return client.PostSignRequest(request=request)
+
+
+def sign_form(browser: Client, request_id: str, instrument: str = "securesign") -> Any:
+    page = html(browser.get(f"/{request_id}/sign/{instrument}"))
+    [form] = [f for f in page.forms if f.get("action") == f"/{request_id}/sign/{instrument}"]
+    return form
+
+
+def submit(browser: Client, request_id: str, instrument: str = "securesign", **fields: str) -> Any:
+    data = dict(sign_form(browser, request_id, instrument).form_values())
+    data.update(fields)
+    return browser.post(f"/{request_id}/sign/{instrument}", data=data)
+
+
+@pytest.mark.parametrize(
+    ("content_type", "instrument", "pin"),
+    [
+        pytest.param("Hash", "securesign", ION_PIN, id="hash-securesign"),
+        pytest.param("Pdf", "tax", "234567", id="pdf-tax"),
+    ],
+)
+def test_signing_with_a_cloud_key(service, client, browser, content_type, instrument, pin):
+    request_id = soap_request(client, content_type)
+    assert enter(browser, request_id, RelayState="rs-7", lang="en").status_code == 303
+    choice = html(browser.get(f"/{request_id}/sign"))
+    href = choice.xpath(f"//a[@data-instrument='{instrument}']")[0].get("href")
+    page = html(browser.get(href))
+    form = [f for f in page.forms if f.get("data-form") == instrument][0]
+    assert form.get("method") == "post" and form.get("autocomplete") == "off"
+    assert form.get("action") == f"/{request_id}/sign/{instrument}"
+    pin_input = form.xpath(".//input[@name='pin']")[0]
+    assert (pin_input.get("type"), pin_input.get("autocomplete"), pin_input.get("value")) == ("password", "off", None)
+    assert form.xpath(".//input[@name='idnp']")[0].get("readonly") is None
+    assert "<script" not in browser.get(href).get_data(as_text=True)
+
+    response = submit(browser, request_id, instrument, idnp=ION, pin=pin)
+    assert response.status_code == 303
+    assert response.headers["Location"].endswith(f"/{request_id}/sign?lang=en")
+    result = browser.get(response.headers["Location"])
+    page = html(result)
+    assert page.xpath("//h1")[0].text_content() == "Signing completed"
+    assert page.forms[0].get("action") == RETURN_URL
+    assert dict(page.forms[0].form_values()) == {"RequestID": request_id, "RelayState": "rs-7"}
+    assert page.xpath("//script")[0].text == "document.forms.callback.submit()"
+
+    answer = client.GetSignResponse(requestID=request_id, language="en")
+    assert answer.Status == "Success"
+    assert len(answer.Results.SignResult) == 2
+    assert all(r.Certificate == service.pki.people[ION].certificate_der for r in answer.Results.SignResult)
+
+
+@pytest.mark.parametrize(
+    ("lang", "wrong", "left"),
+    [
+        pytest.param("en", "The IDNP or the PIN is wrong", "Attempts left before the key is locked: 4.", id="en"),
+        pytest.param("ru", "Неверный IDNP или PIN-код", "Осталось попыток до блокировки ключа: 4.", id="ru"),
+    ],
+)
+def test_wrong_pin_shows_the_form_again(service, client, browser, lang, wrong, left):
+    request_id = soap_request(client)
+    enter(browser, request_id, lang=lang)
+    response = submit(browser, request_id, idnp=ION, pin="0000")
+    assert response.status_code == 200
+    page = html(response)
+    alert = page.xpath("//*[@role='alert']")[0].text_content()
+    assert wrong in alert and left in alert
+    form = [f for f in page.forms if f.get("data-form") == "securesign"][0]
+    assert form.xpath(".//input[@name='idnp']")[0].get("value") == ION
+    assert form.xpath(".//input[@name='pin']")[0].get("value") is None  # never echoed
+    assert client.GetSignResponse(requestID=request_id, language="en").Status == "Pending"
+    # and the right PIN still signs
+    assert submit(browser, request_id, idnp=ION, pin=ION_PIN).status_code == 303
+    assert client.GetSignResponse(requestID=request_id, language="en").Status == "Success"
+
+
+def test_locked_key_is_explained(service, client, browser):
+    request_id = soap_request(client)
+    enter(browser, request_id, lang="en")
+    for _ in range(service.config.pin_attempts):
+        submit(browser, request_id, idnp=ION, pin="0000")
+    response = submit(browser, request_id, idnp=ION, pin=ION_PIN)
+    assert response.status_code == 200
+    assert "the key is locked for a while" in html(response).xpath("//*[@role='alert']")[0].text_content()
+    assert client.GetSignResponse(requestID=request_id, language="en").Status == "Pending"
+
+
+@pytest.mark.parametrize(
+    ("fields", "message"),
+    [
+        pytest.param({"idnp": "12345", "pin": ION_PIN}, "Enter the IDNP: 13 digits.", id="short-idnp"),
+        pytest.param({"idnp": ION, "pin": ""}, "Enter the PIN.", id="no-pin"),
+    ],
+)
+def test_incomplete_form(service, client, browser, fields, message):
+    request_id = soap_request(client)
+    enter(browser, request_id, lang="en")
+    response = submit(browser, request_id, **fields)
+    assert response.status_code == 200
+    assert html(response).xpath("//*[@role='alert']")[0].text_content() == message
+    assert service.instruments["securesign"].keystore.record("securesign", ION).failed_attempts == 0
+
+
+@pytest.mark.parametrize("token", [pytest.param(None, id="missing"), pytest.param("0" * 64, id="wrong")])
+def test_signing_without_a_valid_token_signs_nothing(service, client, browser, token):
+    request_id = soap_request(client)
+    enter(browser, request_id, lang="en")
+    data = {"idnp": ION, "pin": ION_PIN, "lang": "en"}
+    if token is not None:
+        data["csrf"] = token
+    response = browser.post(f"/{request_id}/sign/securesign", data=data)
+    assert response.status_code == 403
+    assert "The form could not be verified" in response.get_data(as_text=True)
+    assert client.GetSignResponse(requestID=request_id, language="en").Status == "Pending"
+
+
+@pytest.mark.parametrize(
+    ("signer", "idnp", "pin", "reason"),
+    [
+        pytest.param(MARIA, ION, ION_PIN, messages.SIGNER_MISMATCH, id="expected-signer-mismatch"),
+        pytest.param(None, ELENA, ELENA[-4:], messages.CERTIFICATE_REVOKED, id="revoked"),
+    ],
+)
+def test_signer_refused_by_the_core_ends_in_failure(service, client, browser, signer, idnp, pin, reason):
+    request_id = soap_request(client, signer=signer)
+    enter(browser, request_id, lang="ro", RelayState="rs")
+    token = dict(sign_form(browser, request_id).form_values())["csrf"]
+    response = submit(browser, request_id, idnp=idnp, pin=pin)
+    assert response.status_code == 303
+    page = html(browser.get(response.headers["Location"]))
+    assert translate(reason, "ro") in page.text_content()
+    assert dict(page.forms[0].form_values()) == {"RequestID": request_id, "RelayState": "rs"}
+    answer = client.GetSignResponse(requestID=request_id, language="en")
+    assert (answer.Status, answer.Message) == ("Failure", reason)
+    # a late post changes nothing
+    late = browser.post(f"/{request_id}/sign/securesign", data={"csrf": token, "idnp": ION, "pin": ION_PIN})
+    assert late.status_code == 303
+    assert client.GetSignResponse(requestID=request_id, language="en").Status == "Failure"
+
+
+def test_expected_signer_idnp_is_prefilled_and_read_only(service, client, browser):
+    request_id = soap_request(client, signer=ION)
+    enter(browser, request_id)
+    idnp = sign_form(browser, request_id).xpath(".//input[@name='idnp']")[0]
+    assert (idnp.get("value"), idnp.get("readonly")) == (ION, "readonly")
+    assert submit(browser, request_id, pin=ION_PIN).status_code == 303
+    assert client.GetSignResponse(requestID=request_id, language="en").Status == "Success"
+
+
+@pytest.mark.parametrize(
+    ("instrument", "form"),
+    [
+        pytest.param("securesign", "securesign", id="securesign"),
+        pytest.param("TAX", "tax", id="tax"),
+        pytest.param("mobile", None, id="not-available-shows-the-choice"),
+    ],
+)
+def test_instrument_parameter_skips_the_choice(service, browser, instrument, form):
+    request_id = post_request(service)
+    enter(browser, request_id, Instrument=instrument, lang="en")
+    page = html(browser.get(f"/{request_id}/sign"))
+    forms = [f.get("data-form") for f in page.forms if f.get("data-form")]
+    assert forms == ([form] if form else [])
+    if form:
+        assert page.xpath("//*[@data-instrument][@aria-current]")[0].get("data-instrument") == form
+        assert page.forms[0].get("action") == f"/{request_id}/sign/{form}"
+
+
+@pytest.mark.parametrize("name", ["mobile", "moldsign", "nope"])
+def test_instruments_without_a_form(service, browser, name):
+    request_id = post_request(service)
+    enter(browser, request_id)
+    assert browser.get(f"/{request_id}/sign/{name}").status_code == 404
+    token = cancel_token(browser, request_id)
+    assert browser.post(f"/{request_id}/sign/{name}", data={"csrf": token}).status_code == 404
+
+
+def test_the_form_needs_an_entry(service, browser):
+    request_id = post_request(service)
+    assert browser.get(f"/{request_id}/sign/securesign").status_code == 400
+
+
+def test_an_unexpected_signing_error_keeps_the_request_open(service, client, browser, monkeypatch):
+    from msign_soap.errors import TimestampError
+
+    def unreachable_tsa(request_id: str, idnp: str, pin: str) -> None:
+        raise TimestampError("the TSA at /secret/path is unreachable")
+
+    monkeypatch.setattr(service.instruments["securesign"], "sign", unreachable_tsa)
+    request_id = soap_request(client)
+    enter(browser, request_id, lang="en")
+    response = submit(browser, request_id, idnp=ION, pin=ION_PIN)
+    assert response.status_code == 200
+    body = response.get_data(as_text=True)
+    assert "could not be signed because of an internal error" in body and "/secret/path" not in body
+    assert client.GetSignResponse(requestID=request_id, language="en").Status == "Pending"

@@ -143,6 +143,8 @@ class RequestSummary:
     return_url_prefixes: tuple[str, ...]
     #: Message ID of the reason of a Failure or Expired request.
     reason: str | None
+    #: ExpectedSigner.ID (the IDNP that must sign), if the request names one.
+    expected_signer_id: str | None = None
 
     @property
     def description(self) -> str:
@@ -214,6 +216,7 @@ class SignSessions:
                 p.strip() for p in (consumer.return_url_prefixes or "").splitlines() if p.strip()
             ),
             reason=reason,
+            expected_signer_id=row.expected_signer_id,
         )
 
     def start(self, request_id: str, entry: EntryParameters) -> SignSession:

@@ -6,18 +6,22 @@ from __future__ import annotations
 from . import N_
 
 __all__ = [
+    "ATTEMPTS_LEFT",
     "BAD_CSRF",
     "BAD_CSRF_TITLE",
     "INSTRUMENT_NAMES",
+    "INVALID_IDNP",
     "INVALID_MSISDN",
     "INVALID_REQUEST_TITLE",
     "INVALID_RETURN_URL",
     "MISSING_RETURN_URL",
     "NOT_FOUND",
     "NOT_FOUND_TITLE",
+    "MISSING_PIN",
     "NO_SESSION",
     "SERVER_ERROR",
     "SERVER_ERROR_TITLE",
+    "SIGNING_FAILED",
 ]
 
 #: Card titles of the contract's instruments.
@@ -40,3 +44,10 @@ BAD_CSRF_TITLE = N_("The form has expired")
 BAD_CSRF = N_("The form could not be verified. Go back to the signing page and try again.")
 SERVER_ERROR_TITLE = N_("Something went wrong")
 SERVER_ERROR = N_("The page could not be shown because of an internal error. Please try again later.")
+
+# The cloud-key form (securesign, tax).
+INVALID_IDNP = N_("Enter the IDNP: 13 digits.")
+MISSING_PIN = N_("Enter the PIN.")
+#: ``{n}``: wrong PINs left before the key is locked.
+ATTEMPTS_LEFT = N_("Attempts left before the key is locked: {n}.")
+SIGNING_FAILED = N_("The documents could not be signed because of an internal error. Please try again later.")

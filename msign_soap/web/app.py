@@ -9,18 +9,26 @@ Routes:
 - ``GET /{RequestID}/sign`` — the page: what is signed, the instruments, and
   Cancel; once the request is finished, its result with the callback form that
   posts ``RequestID`` and ``RelayState`` to the ReturnUrl.
+- ``GET /{RequestID}/sign/{instrument}`` — the page with the form of a
+  cloud-key instrument (``securesign``, ``tax``): IDNP and PIN. ``Instrument=``
+  at the entry opens it on ``/{RequestID}/sign`` directly.
+- ``POST /{RequestID}/sign/{instrument}`` — signs the whole batch with that
+  instrument (CSRF token required), then redirects (303) to the page, which
+  shows the result; a wrong PIN or a locked key shows the form again.
 - ``POST /{RequestID}/cancel`` — ends the request as Failure (CSRF token required).
 - ``GET /{RequestID}/content/{n}`` — the n-th PDF, as a download.
 
-Not yet here: the signing instruments (their cards are shown disabled).
-Everything but the callback's auto-submit works without JavaScript.
+Not yet here: the ``mobile``, ``moldsign`` and ``nationalid`` instruments
+(their cards are shown disabled). Everything but the callback's auto-submit
+works without JavaScript.
 """
 
 from __future__ import annotations
 
+import functools
 import io
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 from urllib.parse import urlencode
 
@@ -43,8 +51,9 @@ from ..core import (
     normalize_msisdn,
 )
 from ..core.sessions import MAX_RELAY_STATE
-from ..errors import InvalidParameter, RequestNotFound
+from ..errors import InvalidParameter, KeyLocked, MSignError, RequestClosed, RequestNotFound, SigningRefused, WrongPin
 from ..i18n import LANGUAGES, normalize_language, pages, translate
+from ..instruments.api import CloudKeyInstrument, Instrument
 from .security import content_security_policy, new_nonce, origin, secure_headers
 
 __all__ = ["SOAP_LINK", "WebApp", "create_web_app"]
@@ -55,6 +64,7 @@ log = logging.getLogger(__name__)
 SOAP_LINK = "/MSign.svc?singleWsdl"
 _ENTRY_PARAMETERS = ("returnurl", "relaystate", "instrument", "msisdn")
 _LANGUAGE_NAMES = {"ro": "Română", "ru": "Русский", "en": "English"}
+_IDNP_LENGTH = 13
 
 
 class PageRequest(Request):
@@ -97,12 +107,20 @@ class WebApp:
     """The sign page's WSGI application.
 
     :param requests: the request lifecycle.
-    :param signing: the signing flow, for the instruments (next to come).
+    :param signing: the signing flow the instruments use.
+    :param instruments: the instruments the page offers, by name; the cards
+        of the others are shown as not available.
     """
 
-    def __init__(self, requests: RequestService, signing: SigningService | None = None) -> None:
+    def __init__(
+        self,
+        requests: RequestService,
+        signing: SigningService | None = None,
+        instruments: Mapping[str, Instrument] | None = None,
+    ) -> None:
         self.sessions = SignSessions(requests)
         self.signing = signing
+        self.instruments = dict(instruments or {})
         self.env = Environment(
             loader=PackageLoader("msign_soap", "_templates"),
             autoescape=select_autoescape(default=True, default_for_string=True),
@@ -115,6 +133,7 @@ class WebApp:
                 Rule("/", endpoint="index", methods=["GET"]),
                 Rule("/<request_id>", endpoint="entry", methods=["GET", "POST"]),
                 Rule("/<request_id>/sign", endpoint="page", methods=["GET"]),
+                Rule("/<request_id>/sign/<instrument>", endpoint="instrument", methods=["GET", "POST"]),
                 Rule("/<request_id>/cancel", endpoint="cancel", methods=["POST"]),
                 Rule("/<request_id>/content/<int:position>", endpoint="content", methods=["GET"]),
             ]
@@ -190,18 +209,52 @@ class WebApp:
         lang = normalize_language(request.args.get("lang") or session.entry.lang)
         if summary.status.finished:
             return self.result_page(request, summary, session.entry, lang, auto=True)
-        instruments = [{"name": name, "title": translate(pages.INSTRUMENT_NAMES[name], lang)} for name in INSTRUMENTS]
-        return self.render(
-            request,
-            "sign.html",
-            lang,
-            summary=summary,
-            session=session,
-            csrf=session.csrf_token(),
-            instruments=instruments,
-            requested=session.entry.instrument,
-            msisdn=session.entry.msisdn,
-        )
+        # ``Instrument=`` at the entry skips the choice when that form is here.
+        chosen = session.entry.instrument if self._cloud_key(session.entry.instrument) else None
+        return self.sign_page(request, summary, session, lang, chosen)
+
+    def on_instrument(self, request: Request, request_id: str, instrument: str) -> Response:
+        summary = self.sessions.summary(_request_id(request_id))
+        session = self._session(request, summary.request_id)
+        cloud_key = self._cloud_key(instrument)
+        if cloud_key is None:
+            raise NotFound()
+        if request.method == "GET":
+            lang = normalize_language(request.args.get("lang") or session.entry.lang)
+            if summary.status.finished:
+                return self.result_page(request, summary, session.entry, lang, auto=True)
+            return self.sign_page(request, summary, session, lang, cloud_key.name)
+        if not session.check_csrf(request.form.get("csrf")):
+            raise PageError(403, pages.BAD_CSRF_TITLE, pages.BAD_CSRF)
+        lang = normalize_language(request.form.get("lang") or session.entry.lang)
+        done = redirect(f"/{summary.request_id}/sign?{urlencode({'lang': lang})}", code=303)
+        if summary.status.finished:
+            return secure_headers(done)
+        # The read-only IDNP of ExpectedSigner is a convenience: the signing
+        # flow checks the signer against it and ends a mismatch as Failure.
+        idnp = request.form.get("idnp", "").strip() or summary.expected_signer_id or ""
+        pin = request.form.get("pin", "")
+        again = functools.partial(self.sign_page, request, summary, session, lang, cloud_key.name, idnp=idnp)
+        if len(idnp) != _IDNP_LENGTH or not idnp.isascii() or not idnp.isdigit():
+            return again(error=pages.INVALID_IDNP)
+        if not pin:
+            return again(error=pages.MISSING_PIN)
+        try:
+            cloud_key.sign(summary.request_id, idnp, pin)
+        except WrongPin as e:
+            log.info("request %s: %s refused the PIN of %s", summary.request_id, cloud_key.name, idnp)
+            return again(error=e.message_id, attempts_left=e.attempts_left)
+        except KeyLocked as e:
+            log.info("request %s: the %s key of %s is locked", summary.request_id, cloud_key.name, idnp)
+            return again(error=e.message_id)
+        except (SigningRefused, RequestClosed) as e:
+            # The request is finished (Failure with the reason, or already
+            # ended): the page shows its result.
+            log.info("request %s: %s signing ended: %s", summary.request_id, cloud_key.name, e)
+        except MSignError:
+            log.exception("request %s: %s could not sign", summary.request_id, cloud_key.name)
+            return again(error=pages.SIGNING_FAILED)
+        return secure_headers(done)
 
     def on_cancel(self, request: Request, request_id: str) -> Response:
         request_id = _request_id(request_id)
@@ -231,6 +284,52 @@ class WebApp:
         return secure_headers(response, "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; sandbox")
 
     # -- pages -------------------------------------------------------------
+
+    def _cloud_key(self, name: str | None) -> CloudKeyInstrument | None:
+        instrument = self.instruments.get(name or "")
+        return instrument if isinstance(instrument, CloudKeyInstrument) else None
+
+    def sign_page(
+        self,
+        request: Request,
+        summary: RequestSummary,
+        session: SignSession,
+        lang: str,
+        chosen: str | None,
+        *,
+        idnp: str = "",
+        error: str | None = None,
+        attempts_left: int | None = None,
+    ) -> Response:
+        """The contents, the instrument cards and, when one is ``chosen``, its form."""
+        instruments = [
+            {
+                "name": name,
+                "title": translate(pages.INSTRUMENT_NAMES[name], lang),
+                "available": self._cloud_key(name) is not None,
+            }
+            for name in INSTRUMENTS
+        ]
+        message = translate(error, lang) if error else None
+        if message and attempts_left is not None:
+            message += " " + translate(pages.ATTEMPTS_LEFT, lang).format(n=attempts_left)
+        return self.render(
+            request,
+            "sign.html",
+            lang,
+            status=200,
+            summary=summary,
+            session=session,
+            csrf=session.csrf_token(),
+            instruments=instruments,
+            requested=chosen or session.entry.instrument,
+            chosen=chosen,
+            chosen_title=translate(pages.INSTRUMENT_NAMES[chosen], lang) if chosen else None,
+            idnp=summary.expected_signer_id or idnp,
+            idnp_fixed=summary.expected_signer_id is not None,
+            error=message,
+            msisdn=session.entry.msisdn,
+        )
 
     def _session(self, request: Request, request_id: str) -> SignSession:
         session = self.sessions.session(request_id)
@@ -303,6 +402,11 @@ class WebApp:
         return secure_headers(response, content_security_policy(nonce, form_action=form_action, script=script))
 
 
-def create_web_app(requests: RequestService, signing: SigningService | None = None) -> WebApp:
-    """The sign page's WSGI application over ``requests`` (and ``signing``, for the instruments)."""
-    return WebApp(requests, signing)
+def create_web_app(
+    requests: RequestService,
+    signing: SigningService | None = None,
+    instruments: Mapping[str, Instrument] | None = None,
+) -> WebApp:
+    """The sign page's WSGI application over ``requests``, offering ``instruments``
+    (which sign through ``signing``)."""
+    return WebApp(requests, signing, instruments)
