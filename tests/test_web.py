@@ -179,6 +179,9 @@ def test_invalid_msisdn_is_refused_on_a_page(service, browser, sessions):
         pytest.param("https://eservice.example.md/a b", id="space"),
         pytest.param("https://eservice.example.md:99999/cb", id="bad-port"),
         pytest.param("https://eservice.example.md/" + "a" * 3000, id="too-long"),
+        pytest.param("https://a.md;script-src:x/cb", id="csp-separator-in-host"),
+        pytest.param("https://a.md'unsafe-inline'/cb", id="quote-in-host"),
+        pytest.param("https://a.md,b.md/cb", id="comma-in-host"),
     ],
 )
 def test_invalid_return_url(service, browser, sessions, url):
@@ -187,6 +190,14 @@ def test_invalid_return_url(service, browser, sessions, url):
     assert response.status_code == 400
     assert "ReturnUrl) is not valid" in response.get_data(as_text=True)
     assert sessions.session(request_id) is None
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["https://eservice.example.md/cb?x=1", "http://127.0.0.1:8081/back", "https://[::1]:8443/cb", "https://e.md./cb"],
+)
+def test_valid_return_url_hosts(service, browser, url):
+    assert enter(browser, post_request(service), ReturnUrl=url).status_code == 303
 
 
 def test_return_url_prefix_allow_list(service, browser):

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 import secrets
 from dataclasses import dataclass
 from typing import Any
@@ -61,6 +62,12 @@ def normalize_msisdn(value: str) -> str:
     return number
 
 
+#: A host name, IPv4 or bracketed IPv6 address, and an optional port.
+_NETLOC = re.compile(
+    r"(?:[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)*\.?|\[[0-9A-Fa-f:.]+\])(?::[0-9]{1,5})?"
+)
+
+
 def check_return_url(url: str | None, prefixes: tuple[str, ...] = ()) -> str:
     """``url`` if it is an absolute http(s) URL that starts with one of
     ``prefixes`` (any, when there are none).
@@ -85,6 +92,9 @@ def check_return_url(url: str | None, prefixes: tuple[str, ...] = ()) -> str:
         raise InvalidParameter("ReturnUrl", "is not an absolute http(s) URL")
     if "@" in parts.netloc:
         raise InvalidParameter("ReturnUrl", "must not contain a user name or password")
+    if not _NETLOC.fullmatch(parts.netloc):
+        # The origin goes into the result page's Content-Security-Policy.
+        raise InvalidParameter("ReturnUrl", "has characters a host name cannot have")
     if prefixes and not any(url.startswith(p) for p in prefixes):
         raise InvalidParameter("ReturnUrl", "is not registered for this e-service")
     return url
