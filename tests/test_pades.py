@@ -454,6 +454,44 @@ def test_draft_and_prepared_document_must_agree(
         finish_pades(draft, document, _rsa_sign(pki.signer1, draft.data_to_be_signed), tsa)
 
 
+def test_writable_prepared_document_is_signed_in_place(
+    pki: Pki, tsa: RecordingTsa, prepared: tuple[PadesDraft, bytes]
+) -> None:
+    draft, document = prepared
+    value = _rsa_sign(pki.signer1, draft.data_to_be_signed)
+    expected = finish_pades(draft, document, value, tsa)  # bytes: copied once, left as they were
+    assert isinstance(expected, bytearray) and bytes(expected) != document
+    assert document[draft.reserved_start + 1 : draft.reserved_end - 1].strip(b"0") == b""
+    buffer = bytearray(document)
+    signed = finish_pades(draft, buffer, value, tsa)
+    assert signed is buffer
+    assert len(buffer) == len(document) and buffer != document
+    [(_es, status)] = pyhanko_status(bytes(buffer), pki)
+    assert status.bottom_line and status.coverage == SignatureCoverageLevel.ENTIRE_FILE
+    with pytest.raises(SigningError, match="placeholder"):  # a filled buffer cannot be finished again
+        finish_pades(draft, buffer, value, tsa)
+    view_target = bytearray(document)
+    with memoryview(view_target) as view:
+        assert finish_pades(draft, view, value, tsa) is view
+    [(_es, status)] = pyhanko_status(bytes(view_target), pki)  # another time-stamp, as valid
+    assert status.bottom_line and status.coverage == SignatureCoverageLevel.ENTIRE_FILE
+
+
+@pytest.mark.parametrize("as_buffer", [bytearray, lambda data: memoryview(bytearray(data))], ids=["bytearray", "view"])
+def test_writable_buffer_of_another_document_refused_untouched(
+    pki: Pki, tsa: RecordingTsa, prepared: tuple[PadesDraft, bytes], as_buffer: Callable[[bytes], Any]
+) -> None:
+    draft, document = prepared
+    # same size and placeholder, one byte of the covered range changed
+    spoiled = document[:10] + bytes([document[10] ^ 1]) + document[11:]
+    buffer = as_buffer(spoiled)
+    calls = len(tsa.imprints)
+    with pytest.raises(SigningError, match="digest"):
+        finish_pades(draft, buffer, _rsa_sign(pki.signer1, draft.data_to_be_signed), tsa)
+    assert bytes(buffer) == spoiled
+    assert len(tsa.imprints) == calls
+
+
 @pytest.mark.parametrize(
     "token, message",
     [

@@ -231,7 +231,11 @@ class RequestService:
     # -- transitions used by the signing flow -----------------------------
 
     def complete(
-        self, request_id: str, results: Sequence[tuple[bytes, bytes]], *, unless_expired: bool = False
+        self,
+        request_id: str,
+        results: Sequence[tuple[bytes, bytes | bytearray | memoryview]],
+        *,
+        unless_expired: bool = False,
     ) -> None:
         """Mark a Pending request Success with one (certificate, signature) per content.
 

@@ -191,12 +191,14 @@ class SigningService:
                 log.info("request %s: signature value %d does not verify", request_id, position)
                 self._fail(request_id, messages.SIGNATURE_MISMATCH)
                 raise SignatureMismatch(messages.SIGNATURE_MISMATCH, f"content {position}") from e
-        results = []
+        results: list[tuple[bytes, bytes | bytearray | memoryview]] = []
         for draft, value in zip(drafts, values, strict=True):
+            signature: bytes | bytearray | memoryview
             if isinstance(draft.draft, XadesDraft):
                 signature = finish_xades(draft.draft, value, timestamper)
             else:
                 context = self.validation_context() if draft.draft.level == "B-LT" and self.validation_context else None
+                # signed in place in the bytearray loaded from the database: no copy
                 signature = finish_pades(
                     draft.draft, draft.prepared or b"", value, timestamper, validation_context=context
                 )

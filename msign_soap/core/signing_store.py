@@ -26,10 +26,14 @@ _XADES, _PADES = "xades", "pades"
 
 @dataclass(frozen=True)
 class StoredDraft:
-    """One content's draft, with the prepared document for PAdES."""
+    """One content's draft, with the prepared document for PAdES.
+
+    Loaded drafts hold it as a ``bytearray``, which
+    :func:`~msign_soap.signing.finish_pades` signs in place.
+    """
 
     draft: XadesDraft | PadesDraft
-    prepared: bytes | None = None
+    prepared: bytes | bytearray | None = None
 
 
 @dataclass(frozen=True)
@@ -121,7 +125,9 @@ class DraftStore:
             if r.kind == _XADES:
                 drafts.append(StoredDraft(XadesDraft.from_json(r.draft)))
             elif r.kind == _PADES and r.prepared is not None:
-                drafts.append(StoredDraft(PadesDraft.from_json(r.draft), bytes(r.prepared)))
+                # The one copy, writable; the row lets go of sqlite3's bytes at once.
+                prepared, r.prepared = bytearray(r.prepared), None
+                drafts.append(StoredDraft(PadesDraft.from_json(r.draft), prepared))
             else:
                 raise SigningError(f"The stored draft {r.position} is damaged")
         return bytes(preparation.certificate), drafts

@@ -34,6 +34,7 @@ import asyncio
 import binascii
 import hashlib
 import io
+import threading
 import unicodedata
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -80,6 +81,9 @@ APPEARANCE_TEXT = "Semnat electronic de: %(signer)s\nData: %(ts)s"
 # Room the CMS needs besides certificates, signature and token: SignerInfo,
 # signed attributes (about 250 bytes), algorithm identifiers, DER headers.
 _CMS_OVERHEAD = 2048
+# Below this size finish_pades hashes and copies a read-only document in turn:
+# a thread costs more than it saves.
+_THREADED_COPY = 1024 * 1024
 # Chunk in which pyHanko copies the original document into the prepared one.
 _COPY_CHUNK = 1024 * 1024
 # What pyHanko's lenient reader raises on a malformed file: its own PdfError,
@@ -151,7 +155,8 @@ def prepare_pades(
     mechanism = _mechanism_for(signer_cert)
     when = signing_time if signing_time.tzinfo else signing_time.replace(tzinfo=UTC)
 
-    writer = _open_for_update(pdf)
+    stream = io.BytesIO(pdf)  # shares the caller's bytes until written to
+    writer = _open_for_update(stream)
     existing = _signature_field_names(writer)
     field = field_name or _free_field_name(existing)
     field_spec = None
@@ -187,8 +192,10 @@ def prepare_pades(
         tbs = session.prepare_tbs_document(
             validation_info=None, bytes_reserved=reserved, appearance_text_params=text_params
         )
-        output = io.BytesIO()
-        byte_range_digest, _ = tbs.digest_tbs_document(output=output)
+        # In place: the update is appended to the BytesIO the reader reads,
+        # which shares the caller's bytes until that first write copies them
+        # once; writing to a new stream would copy them twice (read, write).
+        byte_range_digest, _ = tbs.digest_tbs_document(in_place=True)
         signed_attrs = asyncio.run(
             placeholder_signer.signed_attrs(
                 byte_range_digest.document_digest,
@@ -201,8 +208,7 @@ def prepare_pades(
         raise InvalidDocument(f"The PDF cannot take a signature: {e}") from e
     except _MALFORMED as e:
         raise InvalidDocument(f"The PDF cannot be updated: {_describe(e)}") from e
-    prepared = output.getvalue()
-    del output
+    prepared = stream.getvalue()  # no copy: the stream shares its buffer
     draft = PadesDraft(
         level=level,
         digest_algorithm=DIGEST_ALGORITHM,
@@ -222,23 +228,28 @@ def prepare_pades(
 
 def finish_pades(
     draft: PadesDraft,
-    prepared_pdf: bytes,
+    prepared_pdf: bytes | bytearray | memoryview,
     signature_value: bytes,
     timestamper: Timestamper,
     *,
     validation_context: ValidationContext | None = None,
-) -> bytes:
+) -> bytearray | memoryview | bytes:
     """Embed the signer's signature value, time-stamped, into the prepared document.
 
     :param draft: from :func:`prepare_pades`.
     :param prepared_pdf: the document :func:`prepare_pades` returned with it.
+        A writable buffer (a ``bytearray``, or a writable ``memoryview`` of
+        bytes) is signed in place: the CMS goes into its placeholder and the
+        same object is returned, so it can be finished only once. Anything
+        else (``bytes``) is copied once into a new ``bytearray``.
     :param signature_value: the signature over :attr:`PadesDraft.data_to_be_signed`
         (RSA PKCS #1 v1.5; ECDSA as DER ``ECDSA-Sig-Value`` or raw ``r || s``).
     :param timestamper: the RFC 3161 client for the signature time-stamp.
     :param validation_context: for level B-LT: trust roots, and the CRLs and
         OCSP responses (given, or fetched if it allows fetching) to put in the
         Document Security Store.
-    :return: the signed document.
+    :return: the signed document: ``prepared_pdf`` itself if it is writable,
+        else a ``bytearray``; at level B-LT, new ``bytes``.
     :raises SigningError: the signature value does not verify, the prepared
         document does not belong to the draft, the time-stamp does not cover
         the signature, or (B-LT) the validation data cannot be gathered.
@@ -246,8 +257,7 @@ def finish_pades(
     """
     if draft.level == "B-LT" and validation_context is None:
         raise SigningError("PAdES B-LT needs a validation context to gather validation data")
-    view = memoryview(prepared_pdf)
-    _check_prepared(draft, view)
+    signed = _checked_buffer(draft, prepared_pdf)
     signed_attrs = _check_signed_attributes(draft)
     signer_cert = _load_certificate(draft.certificate, "signer's certificate")
     mechanism = _mechanism_for(signer_cert)
@@ -286,12 +296,13 @@ def finish_pades(
             f"The signature ({len(contents) // 2} bytes) does not fit the {room // 2} bytes "
             "reserved for it; prepare again with a larger timestamp_reserve"
         )
-    # One copy of the document: the placeholder's leading zeros are replaced,
-    # the trailing ones stay (DER needs no terminator).
-    signed = b"".join((view[: draft.reserved_start + 1], contents, view[draft.reserved_start + 1 + len(contents) :]))
-    view.release()
+    # The placeholder's leading zeros are replaced, the trailing ones stay
+    # (DER needs no terminator); its size, hence the document's, is unchanged.
+    start = draft.reserved_start + 1
+    with memoryview(signed) as view, view.cast("B") as target:
+        target[start : start + len(contents)] = contents
     if validation_context is not None and draft.level == "B-LT":
-        signed = _add_dss(signed, draft.field_name, validation_context)
+        return _add_dss(signed, draft.field_name, validation_context)
     return signed
 
 
@@ -304,11 +315,11 @@ def sign_pades_with_key(
     *,
     validation_context: ValidationContext | None = None,
     **prepare_kwargs: Any,
-) -> bytes:
+) -> bytearray | memoryview | bytes:
     """Both steps at once, with a key held here (server-side signing, tests).
 
     :param prepare_kwargs: the keyword arguments of :func:`prepare_pades`.
-    :return: the signed document.
+    :return: the signed document (as :func:`finish_pades` returns it).
     """
     draft, prepared = prepare_pades(pdf, certificate, chain, **prepare_kwargs)
     if isinstance(private_key, rsa.RSAPrivateKey):
@@ -364,18 +375,61 @@ def _signature_timestamp(timestamper: Timestamper, signature: bytes, digest_algo
     return token
 
 
-def _check_prepared(draft: PadesDraft, view: memoryview) -> None:
-    """Refuse a prepared document that is not the one the draft describes."""
+def _checked_buffer(draft: PadesDraft, prepared: bytes | bytearray | memoryview) -> bytearray | memoryview:
+    """The buffer to sign in: ``prepared`` if writable, else a copy; refused unless it is the draft's document.
+
+    The size and the empty placeholder are checked first, then the digest of
+    the ``/ByteRange`` (all but the placeholder) against the draft's. A
+    read-only document is copied while it is hashed: hashlib lets go of the
+    GIL on large inputs, so the copy costs no time on a second core.
+    """
+    signed: bytearray | memoryview
+    with memoryview(prepared) as view:
+        if not view.c_contiguous:
+            raise SigningError("The prepared document is not a contiguous buffer")
+        writable = prepared if isinstance(prepared, bytearray | memoryview) and not view.readonly else None
+        with view.cast("B") as source:
+            _check_layout(draft, source)
+            if writable is not None:
+                digest, signed = _document_digest(draft, source), writable
+            else:
+                digest, signed = _digest_while_copying(draft, source)
+    if digest != draft.document_digest:
+        raise SigningError("The prepared document does not belong to this draft (digest)")
+    return signed
+
+
+def _check_layout(draft: PadesDraft, view: memoryview) -> None:
+    """Refuse a prepared document of another size, or without an empty placeholder where the draft says."""
     start, end = draft.reserved_start, draft.reserved_end
     if len(view) != draft.prepared_size:
         raise SigningError("The prepared document does not belong to this draft (size)")
     if view[start : start + 1] != b"<" or view[end - 1 : end] != b">" or bytes(view[start + 1 : end - 1]).strip(b"0"):
         raise SigningError("The prepared document does not belong to this draft (placeholder)")
+
+
+def _document_digest(draft: PadesDraft, view: memoryview) -> bytes:
+    """The digest of the ``/ByteRange``: slices of a memoryview, hashed without a copy."""
     digest = hashlib.new(draft.digest_algorithm)
-    digest.update(view[:start])
-    digest.update(view[end:])
-    if digest.digest() != draft.document_digest:
-        raise SigningError("The prepared document does not belong to this draft (digest)")
+    digest.update(view[: draft.reserved_start])
+    digest.update(view[draft.reserved_end :])
+    return digest.digest()
+
+
+def _digest_while_copying(draft: PadesDraft, view: memoryview) -> tuple[bytes, bytearray]:
+    """:func:`_document_digest` of ``view`` in a thread, and a ``bytearray`` copy of it meanwhile."""
+    if len(view) < _THREADED_COPY:
+        return _document_digest(draft, view), bytearray(view)
+    result: list[bytes] = []
+    hasher = threading.Thread(target=lambda: result.append(_document_digest(draft, view)), name="pades-digest")
+    hasher.start()
+    try:
+        copy = bytearray(view)
+    finally:
+        hasher.join()
+    if not result:  # pragma: no cover - hashlib failed in the thread (no memory)
+        raise SigningError("The prepared document could not be hashed")
+    return result[0], copy
 
 
 def _check_signed_attributes(draft: PadesDraft) -> cms.CMSAttributes:
@@ -390,7 +444,7 @@ def _check_signed_attributes(draft: PadesDraft) -> cms.CMSAttributes:
     return attrs
 
 
-def _add_dss(signed: bytes, field_name: str, validation_context: ValidationContext) -> bytes:
+def _add_dss(signed: bytearray | memoryview, field_name: str, validation_context: ValidationContext) -> bytes:
     """Append the Document Security Store of PAdES B-LT (EN 319 142-1 §5.4)."""
     reader = PdfFileReader(io.BytesIO(signed), strict=False)
     embedded = next((s for s in reader.embedded_regular_signatures if s.field_name == field_name), None)
@@ -450,9 +504,9 @@ def _normalise_signature(cert: x509.Certificate, value: bytes) -> bytes:
     return bytes(value)
 
 
-def _open_for_update(pdf: bytes) -> IncrementalPdfFileWriter:
+def _open_for_update(stream: io.BytesIO) -> IncrementalPdfFileWriter:
     try:
-        writer = IncrementalPdfFileWriter(io.BytesIO(pdf), strict=False)
+        writer = IncrementalPdfFileWriter(stream, strict=False)
     except _MALFORMED as e:
         raise InvalidDocument(f"Not a readable PDF: {_describe(e)}") from e
     # pyHanko copies the original into the output 4 KiB at a time by default: a
