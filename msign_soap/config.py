@@ -18,13 +18,15 @@ from urllib.parse import urlsplit
 
 from .errors import ConfigurationError
 
-__all__ = ["PADES_LEVELS", "REVOCATION_MODES", "Config", "load_config"]
+__all__ = ["CLOUD_KEY_PROVIDERS", "PADES_LEVELS", "REVOCATION_MODES", "Config", "load_config"]
 
 MiB = 1024 * 1024
 #: Values of :attr:`Config.revocation`.
 REVOCATION_MODES = ("hard", "soft", "off")
 #: Values of :attr:`Config.pades_level` (the levels of :mod:`msign_soap.signing.pades`).
 PADES_LEVELS = ("B-T", "B-LT")
+#: The cloud-key instruments (the values :attr:`Config.pkcs11_providers` may hold).
+CLOUD_KEY_PROVIDERS = ("securesign", "tax")
 
 
 @dataclass(frozen=True)
@@ -96,6 +98,14 @@ class Config:
     #: which a key is locked, and for how many seconds.
     pin_attempts: int = 5
     pin_lockout: int = 900
+    #: Path of a PKCS #11 module (``/usr/lib/softhsm/libsofthsm2.so``): when
+    #: set, the cloud keys of ``pkcs11_providers`` live in its tokens, one per
+    #: user, labelled ``<provider>-<IDNP>``, the user's PIN being the token's
+    #: user PIN (:mod:`msign_soap.instruments.pkcs11`; needs the ``pkcs11`` extra).
+    pkcs11_module: Path | None = None
+    #: The cloud-key providers whose keys are in ``pkcs11_module`` (a list, or
+    #: a comma-separated string); the others keep the software keystore.
+    pkcs11_providers: tuple[str, ...] = ("securesign",)
     #: Extra settings for later features, kept so that a file may carry them.
     extra: Mapping[str, Any] = field(default_factory=dict)
 
@@ -138,6 +148,13 @@ class Config:
             )
         if self.pades_level not in PADES_LEVELS:
             raise ConfigurationError(f"pades_level must be one of {', '.join(PADES_LEVELS)}, not {self.pades_level!r}")
+        if self.pkcs11_module is not None and not Path(self.pkcs11_module).is_file():
+            raise ConfigurationError(f"pkcs11_module: {self.pkcs11_module} is not a file")
+        providers = self.pkcs11_providers
+        if not isinstance(providers, tuple) or not all(p in CLOUD_KEY_PROVIDERS for p in providers):
+            raise ConfigurationError(
+                f"pkcs11_providers must name some of {', '.join(CLOUD_KEY_PROVIDERS)}, not {providers!r}"
+            )
         if not isinstance(self.signature_appearance, bool):
             raise ConfigurationError(f"signature_appearance must be true or false, not {self.signature_appearance!r}")
 
@@ -187,6 +204,10 @@ def _coerce(name: str, value: Any) -> Any:
             return float(value)
         if kind in ("Path", "Path | None") and isinstance(value, str | os.PathLike):
             return Path(value)
+        if kind == "tuple[str, ...]" and isinstance(value, str):
+            return tuple(v.strip() for v in value.split(",") if v.strip())
+        if kind == "tuple[str, ...]" and isinstance(value, list):
+            return tuple(value)
     except ValueError as e:
         raise ConfigurationError(f"{name}: {value!r} is not a valid {kind}") from e
     return value

@@ -3,7 +3,8 @@ service in its software keystore (:mod:`.keystore`), unlocked by the user's
 IDNP and PIN; one PIN signs the whole batch through
 :meth:`~msign_soap.core.SigningService.sign_with_key` (XAdES-T over a
 ``Hash``, PAdES-T over a ``Pdf``). The two are providers of the same kind,
-each with its own keys; a PKCS #11 backend is still to come.
+each with its own keys. A provider named in ``pkcs11_providers`` keeps its
+keys in the tokens of ``pkcs11_module`` instead (:mod:`.pkcs11`).
 
 Demo keys: on the embedded default (``demo_pki`` on) every demo person of
 :mod:`msign_soap.pki.demo` gets a key at both providers, created once (the
@@ -29,7 +30,9 @@ from typing import TYPE_CHECKING
 
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
+from ..config import CLOUD_KEY_PROVIDERS
 from ..core import SigningService
+from ..errors import ConfigurationError
 from ..store import Store
 from .api import CloudKeyInstrument, Instrument
 from .keystore import DEMO_KDF, Keystore, provision
@@ -42,8 +45,6 @@ __all__ = ["CLOUD_KEY_PROVIDERS", "DEMO_PINS", "SoftwareCloudKey", "create_cloud
 
 log = logging.getLogger(__name__)
 
-#: The contract's cloud-key instruments.
-CLOUD_KEY_PROVIDERS = ("securesign", "tax")
 #: How a demo person's PIN follows from the IDNP, per provider.
 DEMO_PINS: dict[str, Callable[[str], str]] = {
     "securesign": lambda idnp: idnp[-4:],
@@ -76,7 +77,10 @@ def create_cloud_keys(
     store: Store, signing: SigningService, config: Config, pki: DemoPki | None
 ) -> dict[str, Instrument]:
     """The cloud-key instruments of a service, by name; with the demo PKI,
-    first give its people their demo keys (once).
+    first give its people their demo keys (once). The providers of
+    ``pkcs11_providers`` sign with the tokens of ``pkcs11_module`` when it is set.
+
+    :raises ConfigurationError: the PKCS #11 module cannot be loaded.
 
     """
     keystore = Keystore(
@@ -95,4 +99,18 @@ def create_cloud_keys(
             added = provision(keystore, provider, people, DEMO_PINS[provider], DEMO_KDF)
             if added:
                 log.info("gave %d demo people a %s key (demo PINs: see %s)", added, provider, __name__)
-    return {name: SoftwareCloudKey(name, keystore, signing) for name in CLOUD_KEY_PROVIDERS}
+    instruments: dict[str, Instrument] = {
+        name: SoftwareCloudKey(name, keystore, signing) for name in CLOUD_KEY_PROVIDERS
+    }
+    if config.pkcs11_module is not None:
+        try:
+            from .pkcs11 import Pkcs11CloudKey, load_module
+        except ImportError as e:  # python-pkcs11 is an optional dependency
+            raise ConfigurationError(
+                f"pkcs11_module needs python-pkcs11 (pip install 'msign-soap[pkcs11]'): {e}"
+            ) from e
+        module = load_module(config.pkcs11_module)
+        for name in config.pkcs11_providers:
+            instruments[name] = Pkcs11CloudKey(name, module, signing)
+            log.info("%s keys are in the PKCS #11 tokens of %s", name, config.pkcs11_module)
+    return instruments

@@ -1,0 +1,259 @@
+"""The PKCS #11 backend of the cloud keys, on SoftHSM2 tokens.
+
+A process initializes a PKCS #11 module once, and SoftHSM2 reads
+``SOFTHSM2_CONF`` then: the whole module uses one configuration, in a
+temporary directory, whose tokens are made before the module is loaded.
+SoftHSM2 never locks a token after wrong PINs, so ``CKR_PIN_LOCKED`` is
+checked with a stand-in module.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import subprocess
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.x509.oid import NameOID
+
+from msign_soap.core import ExpectedSigner, SignContentInput, SignStatus
+from msign_soap.errors import ConfigurationError, KeyLocked, WrongPin
+from msign_soap.i18n import messages
+from msign_soap.pki import load_demo_pki
+
+from .conftest import make_service, minimal_pdf
+from .pki_support import TEMPLATE_URL, shared_demo_pki_template
+from .test_signing_flow import DOCUMENT, ION, needs_xmlsec1, pem_file, post, pyhanko_status, status, xmlsec1_verify
+
+ANDREI = "2005005678902"
+SOFTHSM = Path("/usr/lib/softhsm/libsofthsm2.so")
+PIN = "4567"
+SO_PIN = "12345678"
+
+
+def _missing(what: str) -> None:
+    if os.environ.get("CI"):
+        pytest.fail(f"{what} is missing under CI")
+    pytest.skip(f"{what} is not installed")
+
+
+@pytest.fixture(scope="module")
+def softhsm(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """SoftHSM2 with Ion's demo RSA key (``securesign``) and an EC key for Andrei made in the token."""
+    if not SOFTHSM.is_file() or shutil.which("softhsm2-util") is None:
+        _missing("softhsm2")
+    try:
+        import pkcs11
+    except ImportError:
+        _missing("python-pkcs11")
+    from pkcs11 import Attribute, KeyType, ObjectClass
+    from pkcs11.util.ec import encode_ec_public_key, encode_named_curve_parameters
+    from pkcs11.util.rsa import decode_rsa_private_key
+    from pkcs11.util.x509 import decode_x509_certificate
+
+    directory = tmp_path_factory.mktemp("softhsm")
+    (directory / "tokens").mkdir()
+    conf = directory / "softhsm2.conf"
+    conf.write_text(f"directories.tokendir = {directory / 'tokens'}\nobjectstore.backend = file\nlog.level = ERROR\n")
+    # read at C_Initialize, once per process: nothing else in the suite loads SoftHSM2
+    os.environ["SOFTHSM2_CONF"] = str(conf)
+    for idnp in (ION, ANDREI):
+        subprocess.run(
+            [
+                "softhsm2-util",
+                "--init-token",
+                "--free",
+                "--label",
+                f"securesign-{idnp}",
+                "--pin",
+                PIN,
+                "--so-pin",
+                SO_PIN,
+            ],
+            check=True,
+            capture_output=True,
+        )
+    module = pkcs11.lib(str(SOFTHSM))
+    pki = load_demo_pki(shared_demo_pki_template(), TEMPLATE_URL)
+
+    ion = pki.people[ION]
+    with module.get_token(token_label=f"securesign-{ION}").open(user_pin=PIN, rw=True) as session:
+        pkcs1 = ion.private_key.private_bytes(
+            serialization.Encoding.DER, serialization.PrivateFormat.TraditionalOpenSSL, serialization.NoEncryption()
+        )
+        key = decode_rsa_private_key(pkcs1)
+        key.update({Attribute.TOKEN: True, Attribute.ID: b"\x01", Attribute.LABEL: "signing", Attribute.SIGN: True})
+        session.create_object(key)
+        for key_id, der in ((b"\x01", ion.certificate_der), (b"\x02", pki.issuing_ca.certificate_der)):
+            certificate = decode_x509_certificate(der)
+            certificate.update({Attribute.TOKEN: True, Attribute.ID: key_id, Attribute.LABEL: "certificate"})
+            session.create_object(certificate)
+
+    with module.get_token(token_label=f"securesign-{ANDREI}").open(user_pin=PIN, rw=True) as session:
+        parameters = session.create_domain_parameters(
+            KeyType.EC, {Attribute.EC_PARAMS: encode_named_curve_parameters("secp256r1")}, local=True
+        )
+        public, _ = parameters.generate_keypair(store=True, id=b"\x01", label="signing")
+        public_key = serialization.load_der_public_key(encode_ec_public_key(public))
+        der = _issue(pki, public_key, ANDREI)
+        session.create_object(
+            {
+                **decode_x509_certificate(der),
+                Attribute.CLASS: ObjectClass.CERTIFICATE,
+                Attribute.TOKEN: True,
+                Attribute.ID: b"\x01",
+                Attribute.LABEL: "signing",
+            }
+        )
+    return SOFTHSM
+
+
+def _issue(pki: Any, public_key: Any, idnp: str) -> bytes:
+    """A certificate for ``public_key`` from the demo issuing CA, its IDNP written ETSI-style."""
+    ca = pki.issuing_ca
+    ski = ca.certificate.extensions.get_extension_for_class(x509.SubjectKeyIdentifier).value
+    subject = x509.Name(
+        [
+            x509.NameAttribute(NameOID.COMMON_NAME, "Andrei Munteanu (HSM)"),
+            x509.NameAttribute(NameOID.SERIAL_NUMBER, "PNOMD-" + idnp),
+            x509.NameAttribute(NameOID.COUNTRY_NAME, "MD"),
+        ]
+    )
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(ca.certificate.subject)
+        .public_key(public_key)
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(datetime(2026, 1, 1, tzinfo=UTC))
+        .not_valid_after(datetime(2030, 1, 1, tzinfo=UTC))
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(x509.AuthorityKeyIdentifier.from_issuer_subject_key_identifier(ski), critical=False)
+        .add_extension(x509.KeyUsage(True, True, False, False, False, False, False, False, False), critical=True)
+        .sign(ca.private_key, hashes.SHA256())
+    )
+    return certificate.public_bytes(serialization.Encoding.DER)
+
+
+@pytest.fixture
+def service(tmp_path, clock, softhsm):
+    svc = make_service(tmp_path, clock, pkcs11_module=softhsm, pkcs11_providers="securesign")
+    yield svc
+    svc.close()
+
+
+@pytest.fixture
+def securesign(service):
+    instrument = service.instruments["securesign"]
+    assert type(instrument).__name__ == "Pkcs11CloudKey"
+    return instrument
+
+
+def test_only_the_configured_providers_use_the_hsm(service):
+    assert type(service.instruments["tax"]).__name__ == "SoftwareCloudKey"
+
+
+@needs_xmlsec1
+def test_hash_batch_signed_in_the_token(service, securesign, tmp_path):
+    documents = [b"first", b"second"]
+    contents = [SignContentInput(hashlib.sha1(d).digest(), f"c{i}") for i, d in enumerate(documents)]
+    request_id = post(service, contents=contents)
+    securesign.sign(request_id, ION, PIN)
+    response = status(service, request_id)
+    assert response.status == SignStatus.SUCCESS
+    root = pem_file(tmp_path / "root.pem", service.pki.root.certificate)
+    for i, (document, result) in enumerate(zip(documents, response.results, strict=True)):
+        assert result.certificate == service.pki.people[ION].certificate_der
+        verified = xmlsec1_verify(result.signature, tmp_path, root, document, f"urn:msign:content:c{i}")
+        assert verified.returncode == 0, verified.stderr
+
+
+def test_pdf_signed_in_the_token(service, securesign):
+    request_id = post(service, "Pdf", [SignContentInput(minimal_pdf("Contract"))], signer=ExpectedSigner(ION))
+    securesign.sign(request_id, ION, PIN)
+    response = status(service, request_id)
+    assert response.status == SignStatus.SUCCESS
+    validity = pyhanko_status(response.results[0].signature, service)
+    assert validity.intact and validity.valid and validity.trusted and validity.bottom_line
+
+
+def test_ecdsa_key_generated_in_the_token(service, securesign, tmp_path):
+    request_id = post(service, contents=[SignContentInput(hashlib.sha1(DOCUMENT).digest(), "h")], signer=None)
+    securesign.sign(request_id, ANDREI, PIN)
+    [result] = status(service, request_id).results
+    assert b"ecdsa-sha256" in result.signature
+    if shutil.which("xmlsec1"):
+        root = pem_file(tmp_path / "root.pem", service.pki.root.certificate)
+        verified = xmlsec1_verify(result.signature, tmp_path, root, DOCUMENT, "urn:msign:content:h")
+        assert verified.returncode == 0, verified.stderr
+    pdf_request = post(service, "Pdf", [SignContentInput(minimal_pdf())], signer=ExpectedSigner(ANDREI))
+    securesign.sign(pdf_request, ANDREI, PIN)
+    assert pyhanko_status(status(service, pdf_request).results[0].signature, service).bottom_line
+
+
+@pytest.mark.parametrize(
+    ("idnp", "pin"),
+    [
+        pytest.param(ION, "0000", id="wrong-pin"),
+        pytest.param(ION, "12", id="pin-too-short"),
+        pytest.param("2001002345678", PIN, id="no-token-for-the-idnp"),
+    ],
+)
+def test_refused_pin_leaves_the_request_pending(service, securesign, idnp, pin):
+    request_id = post(service, signer=None)
+    with pytest.raises(WrongPin) as refused:
+        securesign.sign(request_id, idnp, pin)
+    assert refused.value.message_id == messages.WRONG_PIN
+    assert status(service, request_id).status == SignStatus.PENDING
+    securesign.sign(request_id, ION, PIN)  # the right PIN still opens the token
+    assert status(service, request_id).status == SignStatus.SUCCESS
+
+
+class _LockedModule:
+    """A PKCS #11 module whose every token answers CKR_PIN_LOCKED (SoftHSM2 never locks one)."""
+
+    def get_token(self, token_label: str) -> Any:
+        from pkcs11 import exceptions
+
+        class Token:
+            def open(self, user_pin: str) -> Any:
+                raise exceptions.PinLocked()
+
+        return Token()
+
+
+def test_token_locked_by_the_hsm(service, securesign, monkeypatch):
+    monkeypatch.setattr(securesign, "module", _LockedModule())
+    request_id = post(service)
+    with pytest.raises(KeyLocked) as locked:
+        securesign.sign(request_id, ION, PIN)
+    assert locked.value.message_id == messages.KEY_LOCKED
+    assert status(service, request_id).status == SignStatus.PENDING
+
+
+def test_softhsm_does_not_lock_after_wrong_pins(service, securesign):
+    """Documents SoftHSM2: wrong PINs stay WrongPin, however many (a real HSM locks)."""
+    request_id = post(service)
+    for _ in range(12):
+        with pytest.raises(WrongPin):
+            securesign.sign(request_id, ION, "0000")
+    securesign.sign(request_id, ION, PIN)
+    assert status(service, request_id).status == SignStatus.SUCCESS
+
+
+@pytest.mark.parametrize(
+    "settings",
+    [
+        pytest.param({"pkcs11_module": "/nonexistent/libpkcs11.so"}, id="missing-module"),
+        pytest.param({"pkcs11_providers": "securesign,mobile"}, id="unknown-provider"),
+    ],
+)
+def test_bad_pkcs11_settings(tmp_path, settings):
+    with pytest.raises(ConfigurationError, match="pkcs11_"):
+        make_service(tmp_path, **settings)
