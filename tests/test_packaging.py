@@ -68,3 +68,40 @@ def test_every_package_is_listed_in_setup_cfg():
     listed = set(parser["options"]["packages"].split())
     on_disk = {".".join(init.parent.relative_to(ROOT).parts) for init in (ROOT / "msign_soap").rglob("__init__.py")}
     assert on_disk <= listed, f"missing from setup.cfg [options] packages: {sorted(on_disk - listed)}"
+
+
+def test_runtime_imports_are_declared_dependencies():
+    """Every third-party module the package imports comes from install_requires
+    (or from the extra that enables it), so ``pip install .`` alone runs it."""
+    import ast
+    import configparser
+    import importlib.metadata
+    import re
+
+    parser = configparser.ConfigParser()
+    parser.read(ROOT / "setup.cfg")
+
+    def names(block: str) -> set[str]:
+        lines = [line.split("#")[0].strip() for line in block.splitlines()]
+        return {re.split(r"[ <>=!\[;]", line)[0].lower().replace("_", "-") for line in lines if line}
+
+    required = names(parser["options"]["install_requires"])
+    extras = {extra: names(block) for extra, block in parser["options.extras_require"].items()}
+    optional = {"pkcs11": "pkcs11"}  # module -> the extra that declares it
+    distributions = importlib.metadata.packages_distributions()
+    imported: set[str] = set()
+    for path in (ROOT / "msign_soap").rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Import):
+                imported |= {alias.name.split(".")[0] for alias in node.names}
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                imported.add(node.module.split(".")[0])
+    missing = []
+    for module in sorted(imported - set(sys.stdlib_module_names) - {"msign_soap"}):
+        dists = {d.lower().replace("_", "-") for d in distributions.get(module, [module])}
+        declared = extras[optional[module]] if module in optional else required
+        if not dists & declared:
+            missing.append(f"{module} ({', '.join(sorted(dists))})")
+    assert not missing, f"imported but not declared in setup.cfg: {missing}"
+    # Imported indirectly: pyhanko_certvalidator.fetchers.requests_fetchers needs requests.
+    assert "requests" in required
