@@ -24,7 +24,7 @@ from zeep.transports import Transport
 
 from msign_soap.app import Service, create_app
 from msign_soap.config import load_config
-from msign_soap.pki import CRL_PATHS, DemoPki, Identity, PrivateKey, load_demo_pki
+from msign_soap.pki import CRL_PATHS, DemoPki, Identity, load_demo_pki
 from msign_soap.pki.generate import NOT_BEFORE
 from msign_soap.signing import LocalTsa, Timestamper
 
@@ -161,7 +161,7 @@ class ForgedTsa:
 
 def issue_certificate(
     common_name: str,
-    key: PrivateKey,
+    key: Any,
     issuer: Identity | None = None,
     *,
     idnp: str | None = None,
@@ -172,6 +172,9 @@ def issue_certificate(
     foreign root): issued by ``issuer`` with its key (under the demo PKI,
     ``demo_pki.issuing_ca``), or self-signed without one.
 
+    ``key`` is the subject's private key, or only its public key when an
+    ``issuer`` signs (a key generated inside an HSM).
+
     Valid from the demo PKI's ``NOT_BEFORE`` for a year from now; a signer's
     (``ca`` false) key usage is digitalSignature and nonRepudiation.
     """
@@ -179,17 +182,18 @@ def issue_certificate(
     if idnp:
         attributes.append(x509.NameAttribute(NameOID.SERIAL_NUMBER, idnp))
     subject = x509.Name(attributes)
+    public_key = key.public_key() if hasattr(key, "public_key") else key
     signing_key = issuer.private_key if issuer else key
     builder = (
         x509.CertificateBuilder()
         .subject_name(subject)
         .issuer_name(issuer.certificate.subject if issuer else subject)
-        .public_key(key.public_key())
+        .public_key(public_key)
         .serial_number(x509.random_serial_number())
         .not_valid_before(NOT_BEFORE)
         .not_valid_after(datetime.now(UTC) + timedelta(days=365))
         .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True)
-        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(public_key), critical=False)
         .add_extension(
             x509.KeyUsage(
                 digital_signature=not ca,

@@ -13,21 +13,18 @@ import hashlib
 import os
 import shutil
 import subprocess
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.x509.oid import NameOID
+from cryptography.hazmat.primitives import serialization
 
 from msign_soap.core import ExpectedSigner, SignContentInput, SignStatus
 from msign_soap.errors import ConfigurationError, KeyLocked, WrongPin
 from msign_soap.i18n import messages
 from msign_soap.pki import load_demo_pki
 
-from .conftest import make_service, minimal_pdf
+from .conftest import issue_certificate, make_service, minimal_pdf
 from .pki_support import TEMPLATE_URL, shared_demo_pki_template
 from .test_signing_flow import DOCUMENT, ION, needs_xmlsec1, pem_file, post, pyhanko_status, status, xmlsec1_verify
 
@@ -116,29 +113,7 @@ def softhsm(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def _issue(pki: Any, public_key: Any, idnp: str) -> bytes:
     """A certificate for ``public_key`` from the demo issuing CA, its IDNP written ETSI-style."""
-    ca = pki.issuing_ca
-    ski = ca.certificate.extensions.get_extension_for_class(x509.SubjectKeyIdentifier).value
-    subject = x509.Name(
-        [
-            x509.NameAttribute(NameOID.COMMON_NAME, "Andrei Munteanu (HSM)"),
-            x509.NameAttribute(NameOID.SERIAL_NUMBER, "PNOMD-" + idnp),
-            x509.NameAttribute(NameOID.COUNTRY_NAME, "MD"),
-        ]
-    )
-    certificate = (
-        x509.CertificateBuilder()
-        .subject_name(subject)
-        .issuer_name(ca.certificate.subject)
-        .public_key(public_key)
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(datetime(2026, 1, 1, tzinfo=UTC))
-        .not_valid_after(datetime(2030, 1, 1, tzinfo=UTC))
-        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-        .add_extension(x509.AuthorityKeyIdentifier.from_issuer_subject_key_identifier(ski), critical=False)
-        .add_extension(x509.KeyUsage(True, True, False, False, False, False, False, False, False), critical=True)
-        .sign(ca.private_key, hashes.SHA256())
-    )
-    return certificate.public_bytes(serialization.Encoding.DER)
+    return issue_certificate("Andrei Munteanu (HSM)", public_key, pki.issuing_ca, idnp="PNOMD-" + idnp).certificate_der
 
 
 @pytest.fixture

@@ -45,7 +45,7 @@ from msign_soap.errors import (
 )
 from msign_soap.i18n import messages, translate
 
-from .conftest import FrozenClock, make_service, minimal_pdf
+from .conftest import FrozenClock, issue_certificate, make_service, minimal_pdf
 
 ION, MARIA, VASILE, ELENA, ANDREI = "2004001234567", "2001002345678", "2002003456787", "2003004567896", "2005005678902"
 VASILE_IDNO = "1003600150048"
@@ -211,30 +211,9 @@ def test_pdf_without_expected_signer_records_the_signer(service):
 
 def issue_ec_signer(service: Any) -> tuple[bytes, Any]:
     """An EC P-256 certificate for Ion from the demo issuing CA, its IDNP written ETSI-style."""
-    ca = service.pki.issuing_ca
     key = ec.generate_private_key(ec.SECP256R1())
-    subject = x509.Name(
-        [
-            x509.NameAttribute(NameOID.COMMON_NAME, "Ion Popescu (EC)"),
-            x509.NameAttribute(NameOID.SERIAL_NUMBER, "PNOMD-" + ION),
-            x509.NameAttribute(NameOID.COUNTRY_NAME, "MD"),
-        ]
-    )
-    ski = ca.certificate.extensions.get_extension_for_class(x509.SubjectKeyIdentifier).value
-    certificate = (
-        x509.CertificateBuilder()
-        .subject_name(subject)
-        .issuer_name(ca.certificate.subject)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(datetime(2026, 1, 1, tzinfo=UTC))
-        .not_valid_after(datetime(2030, 1, 1, tzinfo=UTC))
-        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-        .add_extension(x509.AuthorityKeyIdentifier.from_issuer_subject_key_identifier(ski), critical=False)
-        .add_extension(x509.KeyUsage(True, True, False, False, False, False, False, False, False), critical=True)
-        .sign(ca.private_key, hashes.SHA256())
-    )
-    return certificate.public_bytes(serialization.Encoding.DER), key
+    identity = issue_certificate("Ion Popescu (EC)", key, service.pki.issuing_ca, idnp="PNOMD-" + ION)
+    return identity.certificate_der, key
 
 
 def _raw_ecdsa(value: bytes) -> bytes:
