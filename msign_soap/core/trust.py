@@ -184,6 +184,20 @@ class ChainChecker:
             ),
         )
 
+    def screen_fetch_urls(self, certificates: Iterable[bytes]) -> None:
+        """Refuse certificates (DER) whose OCSP, CRL or issuer URLs would make a
+        validation with this checker fetch from a loopback, private, link-local
+        or reserved address. Nothing to do when revocation is ``off`` (no
+        fetching) or private addresses are allowed. Call it before validating
+        anything a caller handed in (the signer's and its offered chain).
+
+        :raises SignerRejected: with :data:`~msign_soap.i18n.messages.CERTIFICATE_UNTRUSTED`.
+        """
+        if self.revocation == "off" or self.allow_private_addresses:
+            return
+        for der in certificates:
+            _refuse_private_urls(asn1_x509.Certificate.load(bytes(der)))
+
     def check(self, certificate: bytes, chain: Sequence[bytes], moment: datetime) -> tuple[bytes, ...]:
         when = _aware(moment)
         leaf = load_certificate(certificate)
@@ -203,10 +217,7 @@ class ChainChecker:
             offered = [asn1_x509.Certificate.load(bytes(c)) for c in chain]
             for c in offered:
                 c.native  # noqa: B018 - asn1crypto parses lazily; damage shows here
-            if self.revocation != "off" and not self.allow_private_addresses:
-                leaf = asn1_x509.Certificate.load(bytes(certificate))
-                for c in (leaf, *offered):
-                    _refuse_private_urls(c)
+            self.screen_fetch_urls([bytes(certificate), *(c.dump() for c in offered)])
             context = self._context(when)
             validator = CertificateValidator(
                 asn1_x509.Certificate.load(bytes(certificate)), offered, validation_context=context
