@@ -3,8 +3,8 @@
 A process initializes a PKCS #11 module once, and SoftHSM2 reads
 ``SOFTHSM2_CONF`` then: the whole module uses one configuration, in a
 temporary directory, whose tokens are made before the module is loaded.
-SoftHSM2 never locks a token after wrong PINs, so ``CKR_PIN_LOCKED`` is
-checked with a stand-in module.
+SoftHSM2 never locks a token after wrong PINs (the service's counter does), so
+the HSM's own ``CKR_PIN_LOCKED`` is checked with a stand-in module.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ import hashlib
 import os
 import shutil
 import subprocess
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -212,14 +213,44 @@ def test_token_locked_by_the_hsm(service, securesign, monkeypatch):
     assert status(service, request_id).status == SignStatus.PENDING
 
 
-def test_softhsm_does_not_lock_after_wrong_pins(service, securesign):
-    """Documents SoftHSM2: wrong PINs stay WrongPin, however many (a real HSM locks)."""
-    request_id = post(service)
-    for _ in range(12):
-        with pytest.raises(WrongPin):
+def test_the_service_counts_wrong_pins_at_a_token(tmp_path, clock, softhsm):
+    """SoftHSM2 never locks a token: the service's own counter does, and lets go after pin_lockout."""
+    service = make_service(
+        tmp_path, clock, pkcs11_module=softhsm, pkcs11_providers="securesign", pin_attempts=3, pin_lockout=60
+    )
+    try:
+        securesign = service.instruments["securesign"]
+        request_id = post(service)
+        for left in (2, 1):
+            with pytest.raises(WrongPin) as wrong:
+                securesign.sign(request_id, ION, "0000")
+            assert wrong.value.attempts_left == left
+        with pytest.raises(KeyLocked) as locked:
             securesign.sign(request_id, ION, "0000")
-    securesign.sign(request_id, ION, PIN)
-    assert status(service, request_id).status == SignStatus.SUCCESS
+        assert locked.value.locked_until == clock.now + timedelta(seconds=60)
+        with pytest.raises(KeyLocked):
+            securesign.sign(request_id, ION, PIN)  # even the right PIN
+        assert status(service, request_id).status == SignStatus.PENDING
+
+        clock.advance(seconds=61)
+        securesign.sign(request_id, ION, PIN)
+        assert status(service, request_id).status == SignStatus.SUCCESS
+        counter = service.store.models.PinCounter
+        with service.store.db.connection_context():
+            row = counter.get((counter.provider == "securesign") & (counter.idnp == ION))
+        assert (row.failed_attempts, row.locked_until) == (0, None)
+    finally:
+        service.close()
+
+
+def test_no_token_is_not_counted(service, securesign):
+    request_id = post(service)
+    for _ in range(8):
+        with pytest.raises(WrongPin):
+            securesign.sign(request_id, "2001002345678", PIN)  # Maria has no token
+    counter = service.store.models.PinCounter
+    with service.store.db.connection_context():
+        assert counter.select().count() == 0
 
 
 @pytest.mark.parametrize(

@@ -36,6 +36,7 @@ from ..errors import ConfigurationError
 from ..store import Store
 from .api import CloudKeyInstrument, Instrument
 from .keystore import DEMO_KDF, Keystore, provision
+from .pin_counter import PinCounter
 
 if TYPE_CHECKING:
     from ..config import Config
@@ -110,7 +111,15 @@ def create_cloud_keys(
                 f"pkcs11_module needs python-pkcs11 (pip install 'msign-soap[pkcs11]'): {e}"
             ) from e
         module = load_module(config.pkcs11_module)
+        counter = PinCounter(
+            store,
+            store.models.PinCounter,
+            signing.requests.clock,
+            max_attempts=config.pin_attempts,
+            lockout=timedelta(seconds=config.pin_lockout),
+            create=True,
+        )
         for name in config.pkcs11_providers:
-            instruments[name] = Pkcs11CloudKey(name, module, signing)
+            instruments[name] = Pkcs11CloudKey(name, module, signing, counter)
             log.info("%s keys are in the PKCS #11 tokens of %s", name, config.pkcs11_module)
     return instruments

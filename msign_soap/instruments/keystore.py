@@ -22,10 +22,10 @@ PINs offline at the KDF's cost, so a 4-digit PIN protects a stolen copy for
 minutes, not years. Production keys belong in the PKCS #11 backend (an HSM
 enforces the attempt counter itself) or need long PINs.
 
-Wrong PINs: an attempt is counted *before* the derivation (so that parallel
-guesses cannot outrun the counter) and forgiven when the PIN is right; after
-``max_attempts`` consecutive wrong ones the key refuses every PIN for
-``lockout`` seconds, then starts counting afresh.
+Wrong PINs are counted in the key's own row by
+:class:`~msign_soap.instruments.pin_counter.PinCounter`, before the
+derivation; ``max_attempts`` consecutive wrong ones lock the key for
+``lockout``.
 
 Demo keys (:func:`provision_demo_keys`) use :data:`DEMO_KDF`, a cheap setting:
 their PINs are published and their keys lie unencrypted in the demo PKI's
@@ -51,9 +51,10 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
 
-from ..errors import ConfigurationError, KeyLocked, PinRejected, WrongPin
+from ..errors import ConfigurationError, WrongPin
 from ..i18n import messages
 from ..store import Store
+from .pin_counter import PinCounter
 
 __all__ = [
     "DEFAULT_KDF",
@@ -116,14 +117,11 @@ class Keystore:
         lockout: timedelta = timedelta(minutes=15),
         kdf: KdfParams = DEFAULT_KDF,
     ) -> None:
-        if max_attempts < 1:
-            raise ConfigurationError("pin_attempts must be at least 1")
         self.store = store
         self.clock = clock
-        self.max_attempts = max_attempts
-        self.lockout = lockout
         self.kdf = kdf
         self.CloudKey = store.models.CloudKey
+        self.counter = PinCounter(store, self.CloudKey, clock, max_attempts=max_attempts, lockout=lockout)
 
     # -- adding keys -----------------------------------------------------------
 
@@ -206,7 +204,7 @@ class Keystore:
         :raises WrongPin: no such key, or a wrong PIN (counted).
         :raises KeyLocked: locked now, or by this wrong PIN.
         """
-        row = self._reserve_attempt(provider, idnp)
+        row = self.counter.reserve(provider, idnp)
         if row is None:
             _derive(pin, os.urandom(_SALT_BYTES), self.kdf)  # as slow as a real check
             raise WrongPin(messages.WRONG_PIN, f"{provider} holds no key for {idnp}")
@@ -217,8 +215,8 @@ class Keystore:
             key = _derive(pin, bytes(row.salt), kdf)
             pkcs8 = AESGCM(key).decrypt(sealed[:_NONCE_BYTES], sealed[_NONCE_BYTES:], _aad(provider, idnp, certificate))
         except (InvalidTag, ValueError):
-            raise self._wrong_pin(row.id, provider, idnp) from None
-        self._forgive(row.id)
+            raise self.counter.wrong(row.id, provider, idnp) from None
+        self.counter.forgive(row.id)
         try:
             # GCM authenticated the bytes we sealed: the RSA consistency check (~30 ms) adds nothing.
             private_key = serialization.load_der_private_key(pkcs8, password=None, unsafe_skip_rsa_key_validation=True)
@@ -231,52 +229,6 @@ class Keystore:
     def _row(self, provider: str, idnp: str) -> Any:
         model = self.CloudKey
         return model.get_or_none((model.provider == provider) & (model.idnp == idnp))
-
-    def _reserve_attempt(self, provider: str, idnp: str) -> Any:
-        """Count one attempt ahead of the derivation; the row as it is now, None if no key."""
-        model = self.CloudKey
-        now = self.clock()
-        where = (model.provider == provider) & (model.idnp == idnp)
-        locked: tuple[datetime, str] | None = None
-        with self.store.db.connection_context(), self.store.write():
-            # The UPDATE first: on PostgreSQL it holds the row until commit, so attempts queue.
-            if not model.update(failed_attempts=model.failed_attempts + 1).where(where).execute():
-                return None
-            row = model.get(where)
-            if row.locked_until is not None and row.locked_until > now:
-                locked = (row.locked_until, "locked")
-                model.update(failed_attempts=model.failed_attempts - 1).where(model.id == row.id).execute()
-            elif row.locked_until is not None:  # the lock has run out: count afresh
-                model.update(failed_attempts=1, locked_until=None).where(model.id == row.id).execute()
-                row.failed_attempts, row.locked_until = 1, None
-            elif row.failed_attempts > self.max_attempts:  # parallel attempts beyond the limit
-                locked = (now + self.lockout, "too many parallel attempts")
-                model.update(failed_attempts=0, locked_until=locked[0]).where(model.id == row.id).execute()
-        if locked is not None:
-            until, why = locked
-            raise KeyLocked(messages.KEY_LOCKED, until, f"{provider} key of {idnp}: {why} until {until}")
-        return row
-
-    def _wrong_pin(self, row_id: int, provider: str, idnp: str) -> PinRejected:
-        """Record a wrong PIN; the error to raise (locked by this one, or not yet)."""
-        model = self.CloudKey
-        until: datetime | None = None
-        with self.store.db.connection_context(), self.store.write():
-            row = model.get_or_none(model.id == row_id)
-            failed = row.failed_attempts if row is not None else self.max_attempts
-            if failed >= self.max_attempts:
-                until = self.clock() + self.lockout
-                model.update(failed_attempts=0, locked_until=until).where(model.id == row_id).execute()
-        if until is not None:
-            return KeyLocked(messages.KEY_LOCKED, until, f"{provider} key of {idnp}: wrong PIN, locked until {until}")
-        return WrongPin(
-            messages.WRONG_PIN, f"wrong PIN for {idnp} at {provider}", attempts_left=self.max_attempts - failed
-        )
-
-    def _forgive(self, row_id: int) -> None:
-        model = self.CloudKey
-        with self.store.db.connection_context(), self.store.write():
-            model.update(failed_attempts=0, locked_until=None).where(model.id == row_id).execute()
 
 
 def provision(

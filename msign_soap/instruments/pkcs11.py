@@ -9,9 +9,14 @@ Layout of the HSM, one token per user:
   X.509 certificate under the same ``CKA_ID``; other certificates on the
   token (no private key of that ID) are offered as the chain.
 
-The HSM counts wrong PINs and locks the token itself (``CKR_PIN_LOCKED``,
-:class:`~msign_soap.errors.KeyLocked`, until its security officer unblocks
-it); this backend keeps no counter. SoftHSM2 never locks a token.
+Wrong PINs are counted by the service too
+(:class:`~msign_soap.instruments.pin_counter.PinCounter`, ``pin_attempts`` /
+``pin_lockout``), before the token is opened: SoftHSM2 never locks a token,
+and an HSM's own limit may be laxer than the service's. A token the HSM
+locked itself (``CKR_PIN_LOCKED``) gives
+:class:`~msign_soap.errors.KeyLocked` until its security officer unblocks it.
+Attempts at an IDNP without a token are not counted (nothing to lock; the
+user is told the same as for a wrong PIN).
 
 One session, opened with the PIN, signs the whole batch: RSA with
 ``CKM_SHA256_RSA_PKCS`` over the data to be signed, EC with ``CKM_ECDSA``
@@ -40,6 +45,7 @@ from ..core.trust import load_certificate
 from ..errors import ConfigurationError, KeyLocked, SignerRejected, SigningError, WrongPin
 from ..i18n import messages
 from .api import CloudKeyInstrument
+from .pin_counter import PinCounter
 
 __all__ = ["Pkcs11CloudKey", "load_module", "token_label"]
 
@@ -69,26 +75,30 @@ class Pkcs11CloudKey(CloudKeyInstrument):
     """A cloud key of ``name`` (a provider) held in the tokens of ``module``.
 
     :param module: an initialized PKCS #11 module (:func:`load_module`).
+    :param counter: counts wrong PINs (on the ``pin_counter`` table).
     """
 
-    def __init__(self, name: str, module: Any, signing: SigningService) -> None:
+    def __init__(self, name: str, module: Any, signing: SigningService, counter: PinCounter) -> None:
         super().__init__(name)
         self.module = module
         self.signing = signing
+        self.counter = counter
 
     def sign(self, request_id: str, idnp: str, pin: str) -> None:
         # A request that cannot be signed any more must not cost a PIN attempt.
         self.signing.requests.open_request(request_id)
         token = self._token(idnp)
+        attempt = self.counter.reserve(self.name, idnp)
         try:
             with token.open(user_pin=pin) as session:
+                self.counter.forgive(attempt.id)
                 log.info("request %s: %s token of %s opened", request_id, self.name, idnp)
                 certificate, chain, key = _signing_key(session)
                 _check_key(key, certificate)
                 items = self.signing.prepare(request_id, certificate, chain)
                 values = [_sign(key, item) for item in items]
-        except (p11.PinIncorrect, p11.PinInvalid, p11.PinLenRange) as e:
-            raise WrongPin(messages.WRONG_PIN, f"wrong PIN for {idnp} at {self.name} ({type(e).__name__})") from None
+        except (p11.PinIncorrect, p11.PinInvalid, p11.PinLenRange):
+            raise self.counter.wrong(attempt.id, self.name, idnp) from None
         except (p11.PinLocked, p11.PinExpired) as e:
             raise KeyLocked(
                 messages.KEY_LOCKED, LOCKED_BY_HSM, f"the {self.name} token of {idnp} is locked ({type(e).__name__})"

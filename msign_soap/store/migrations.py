@@ -3,7 +3,8 @@
 Add a step by appending a function to :data:`MIGRATIONS`; never edit one that
 has shipped. Version 1 creates the initial schema; version 2 adds the signing
 flow's tables (preparations, drafts) and delegations; version 3 the sign
-page's sessions.
+page's sessions; version 4 the cloud keys; version 5 the PIN counters of
+PKCS #11 tokens.
 
 Steps create tables from the *current* models, so a fresh database gets every
 column at once while an old one gets them step by step. A step that adds a
@@ -53,7 +54,17 @@ def _cloud_keys(db: pw.Database, models: Models) -> None:
     db.create_tables([models.CloudKey], safe=True)
 
 
-MIGRATIONS: list[Callable[[pw.Database, Models], None]] = [_initial_schema, _signing_flow, _sign_page, _cloud_keys]
+def _pin_counters(db: pw.Database, models: Models) -> None:
+    db.create_tables([models.PinCounter])
+
+
+MIGRATIONS: list[Callable[[pw.Database, Models], None]] = [
+    _initial_schema,
+    _signing_flow,
+    _sign_page,
+    _cloud_keys,
+    _pin_counters,
+]
 
 
 def current_version(db: pw.Database, models: Models) -> int:

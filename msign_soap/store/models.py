@@ -29,6 +29,7 @@ class Models:
     Delegation: Any
     SignSession: Any
     CloudKey: Any
+    PinCounter: Any
 
     def all(self) -> list[Any]:
         """Every model, in creation (dependency) order."""
@@ -42,6 +43,7 @@ class Models:
             self.Delegation,
             self.SignSession,
             self.CloudKey,
+            self.PinCounter,
         ]
 
 
@@ -183,6 +185,29 @@ def define_models(database: pw.Database) -> Models:
         class Meta:
             indexes = ((("provider", "idnp"), True),)
 
+    # -- since schema version 5 ------------------------------------------------
+
+    class PinCounter(Base):
+        """Wrong PINs at a key the service does not hold itself (a PKCS #11
+        token): :mod:`msign_soap.instruments.pin_counter`."""
+
+        provider = pw.CharField(max_length=20)
+        idnp = pw.CharField(max_length=13)
+        failed_attempts = pw.IntegerField(default=0)
+        locked_until = pw.DateTimeField(null=True)
+
+        class Meta:
+            indexes = ((("provider", "idnp"), True),)
+
     return Models(
-        Consumer, SignRequest, SignContent, SchemaVersion, SignPreparation, SignDraft, Delegation, SignSession, CloudKey
+        Consumer,
+        SignRequest,
+        SignContent,
+        SchemaVersion,
+        SignPreparation,
+        SignDraft,
+        Delegation,
+        SignSession,
+        CloudKey,
+        PinCounter,
     )
