@@ -1,4 +1,4 @@
-"""The ``msign-soap`` command: ``serve``, ``wsdl``, ``delegation`` and ``keystore``."""
+"""The ``msign-soap`` command: ``serve``, ``wsdl``, ``demo-users``, ``delegation`` and ``keystore``."""
 
 from __future__ import annotations
 
@@ -59,6 +59,41 @@ def _wsdl(args: argparse.Namespace) -> int:
         Path(args.output).write_bytes(document)
     else:
         sys.stdout.buffer.write(document)
+    return 0
+
+
+def _demo_users(args: argparse.Namespace) -> int:
+    import json
+
+    from .instruments.cloudkey import CLOUD_KEY_PROVIDERS, demo_pin
+    from .pki import DEMO_PEOPLE, load_demo_pki
+
+    config = _config(args)
+    if not config.demo_pki:
+        raise ConfigurationError("demo_pki is off: this data directory has no demo people")
+    # the same PKI serve uses (generated now if serve has not run yet)
+    pki = load_demo_pki(config.data_dir / "pki", config.base_url)
+    people = []
+    for person in DEMO_PEOPLE:
+        identity = pki.people[person.idnp]
+        people.append(
+            {
+                "name": person.name,
+                "idnp": person.idnp,
+                "organization": person.organization,
+                "idno": person.idno,
+                "revoked": person.revoked,
+                "certificate_serial": format(identity.serial_number, "x"),
+                "pins": {provider: demo_pin(provider, person.idnp) for provider in CLOUD_KEY_PROVIDERS},
+            }
+        )
+    if args.json:
+        print(json.dumps(people, ensure_ascii=False, indent=2))
+        return 0
+    for p in people:
+        pins = ", ".join(f"{provider} PIN {pin}" for provider, pin in p["pins"].items())
+        extra = f" ({p['organization']}, IDNO {p['idno']})" if p["organization"] else ""
+        print(f"{p['name']}{extra}: IDNP {p['idnp']}, {pins}{' — certificate REVOKED' if p['revoked'] else ''}")
     return 0
 
 
@@ -188,6 +223,11 @@ def main(argv: list[str] | None = None) -> int:
     wsdl = commands.add_parser("wsdl", help="print the WSDL generated from the service definition")
     wsdl.add_argument("-o", "--output", help="write to this file instead of standard output")
     wsdl.set_defaults(handler=_wsdl)
+
+    demo = commands.add_parser("demo-users", help="list the demo people of the embedded default, with their PINs")
+    demo.add_argument("--json", action="store_true", help="print JSON (a list of objects) for test automation")
+    _add_config_options(demo)
+    demo.set_defaults(handler=_demo_users)
 
     _add_delegation_commands(commands)
     _add_keystore_commands(commands)

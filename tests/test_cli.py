@@ -73,3 +73,36 @@ def test_wsdl_command_prints_the_committed_contract():
     result = subprocess.run([sys.executable, "-m", "msign_soap.cli", "wsdl"], capture_output=True, timeout=60)
     assert result.returncode == 0
     assert result.stdout == (ROOT / "wsdl" / "MSign.wsdl").read_bytes()
+
+
+def test_demo_users_prints_the_people_and_pins_of_the_data_directory(tmp_path):
+    import json
+
+    from msign_soap.core import ExpectedSigner, SignStatus
+
+    from .conftest import make_service
+    from .pki_support import seed_demo_pki
+    from .test_signing_flow import post, status
+
+    seed_demo_pki(tmp_path / "data")
+    result = subprocess.run(
+        [sys.executable, "-m", "msign_soap.cli", "demo-users", "--json", "--data-dir", str(tmp_path / "data")],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    people = {p["name"]: p for p in json.loads(result.stdout)}
+    assert set(people) == {"Ion Popescu", "Maria Rusu", "Vasile Ceban", "Elena Ciobanu", "Andrei Munteanu"}
+    assert people["Elena Ciobanu"]["revoked"] and not people["Ion Popescu"]["revoked"]
+    assert people["Vasile Ceban"]["idno"] == "1003600150048"
+    # the printed PINs open that person's keys in this data directory
+    maria = people["Maria Rusu"]
+    service = make_service(tmp_path)
+    try:
+        for provider, pin in maria["pins"].items():
+            request_id = post(service, signer=ExpectedSigner(maria["idnp"]))
+            service.instruments[provider].sign(request_id, maria["idnp"], pin)
+            assert status(service, request_id).status == SignStatus.SUCCESS
+    finally:
+        service.close()
