@@ -73,7 +73,7 @@ def _demo_users(args: argparse.Namespace) -> int:
         raise ConfigurationError("demo_pki is off: this data directory has no demo people")
     # the same PKI serve uses (generated now if serve has not run yet)
     pki = load_demo_pki(config.data_dir / "pki", config.base_url)
-    people = []
+    people: list[dict[str, Any]] = []
     for person in DEMO_PEOPLE:
         identity = pki.people[person.idnp]
         people.append(

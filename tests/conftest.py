@@ -296,3 +296,34 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer
 
 def b64(data: bytes) -> str:
     return base64.b64encode(data).decode()
+
+
+# -- browser tests ------------------------------------------------------------
+
+#: Where browser tests leave a screenshot of the page when they fail.
+FAILURE_SCREENSHOTS = Path(__file__).resolve().parent.parent / "test-artifacts" / "screenshots"
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: Any) -> Iterator[None]:
+    outcome = yield
+    report = outcome.get_result()
+    setattr(item, f"report_{report.when}", report)
+
+
+def save_screenshot_if_failed(request: pytest.FixtureRequest, page: Any) -> Path | None:
+    """At a browser test's teardown: a full-page screenshot of ``page`` under
+    :data:`FAILURE_SCREENSHOTS` if the test failed (its path), else nothing."""
+    report = getattr(request.node, "report_call", None)
+    if report is None or not report.failed or page.is_closed():
+        return None
+    FAILURE_SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    name = "".join(c if c.isalnum() or c in "-_." else "_" for c in request.node.nodeid)
+    path = FAILURE_SCREENSHOTS / f"{name}.png"
+    try:
+        page.screenshot(path=str(path), full_page=True)
+    except Exception as e:  # the page may be gone with the failure
+        print(f"no screenshot of the failed test: {e}")
+        return None
+    print(f"screenshot of the failed test: {path}")
+    return path

@@ -20,7 +20,7 @@ import pytest
 from werkzeug.serving import make_server
 from werkzeug.wrappers import Request, Response
 
-from .conftest import FrozenClock, make_service, soap_client
+from .conftest import FrozenClock, make_service, save_screenshot_if_failed, soap_client
 
 pytestmark = pytest.mark.browser
 
@@ -116,12 +116,15 @@ def eservice() -> Iterator[EService]:
 
 
 @pytest.fixture
-def page(chromium: Any) -> Iterator[Any]:
+def page(chromium: Any, request: pytest.FixtureRequest) -> Iterator[Any]:
+    """A page in a context of its own; a screenshot under test-artifacts/ if the test fails."""
     context = chromium.new_context(locale="en-US")
     context.set_default_timeout(TIMEOUT_MS)
+    page = context.new_page()
     try:
-        yield context.new_page()
+        yield page
     finally:
+        save_screenshot_if_failed(request, page)
         context.close()
 
 
@@ -200,3 +203,20 @@ def test_tc_funct_03_reopen_a_pending_request(site, eservice, page):
     assert page.locator("[data-instrument]").count() == 5
     assert client.GetSignResponse(requestID=request_id, language="en").Status == "Pending"
     assert not eservice.callbacks
+
+
+def test_a_failing_browser_test_leaves_a_screenshot(chromium, request, tmp_path, monkeypatch):
+    """What the ``page`` fixture does when a test fails, on a stand-in report."""
+    from . import conftest
+
+    monkeypatch.setattr(conftest, "FAILURE_SCREENSHOTS", tmp_path)
+    page = chromium.new_page()
+    try:
+        page.set_content("<title>t</title><h1>Failed here</h1>")
+        monkeypatch.setattr(request.node, "report_call", type("Report", (), {"failed": True})(), raising=False)
+        path = save_screenshot_if_failed(request, page)
+        assert path is not None and path.parent == tmp_path and path.read_bytes()[:4] == b"\x89PNG"
+        monkeypatch.setattr(request.node, "report_call", type("Report", (), {"failed": False})())
+        assert save_screenshot_if_failed(request, page) is None
+    finally:
+        page.close()

@@ -65,6 +65,11 @@ SOAP_LINK = "/MSign.svc?singleWsdl"
 _ENTRY_PARAMETERS = ("returnurl", "relaystate", "instrument", "msisdn")
 _LANGUAGE_NAMES = {"ro": "Română", "ru": "Русский", "en": "English"}
 _IDNP_LENGTH = 13
+# Linked from every page, so that browsers do not ask for a missing /favicon.ico.
+_FAVICON = (
+    '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 16 16"><rect width="16" height="16" rx="3" fill="#0b3d91"/>'
+    '<path d="M3 12V4l5 5 5-5v8" fill="none" stroke="#fff" stroke-width="2"/></svg>'
+)
 
 
 class PageRequest(Request):
@@ -131,6 +136,7 @@ class WebApp:
         self.url_map = Map(
             [
                 Rule("/", endpoint="index", methods=["GET"]),
+                Rule("/favicon.svg", endpoint="favicon", methods=["GET"]),
                 Rule("/<request_id>", endpoint="entry", methods=["GET", "POST"]),
                 Rule("/<request_id>/sign", endpoint="page", methods=["GET"]),
                 Rule("/<request_id>/sign/<instrument>", endpoint="instrument", methods=["GET", "POST"]),
@@ -167,6 +173,12 @@ class WebApp:
     def on_index(self, request: Request) -> Response:
         lang = normalize_language(request.args.get("lang"))
         return self.render(request, "index.html", lang, soap_link=SOAP_LINK)
+
+    def on_favicon(self, request: Request) -> Response:
+        response = Response(_FAVICON, content_type="image/svg+xml")
+        response.cache_control.max_age = 86400
+        response.cache_control.public = True
+        return secure_headers(response)
 
     def on_entry(self, request: Request, request_id: str) -> Response:
         request_id = _request_id(request_id)
