@@ -298,7 +298,25 @@ def b64(data: bytes) -> str:
     return base64.b64encode(data).decode()
 
 
+@pytest.fixture(scope="session")
+def softhsm(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The SoftHSM2 module, its tokens made (``tests/hsm_support.py``); once per process."""
+    from .hsm_support import make_softhsm
+
+    return make_softhsm(tmp_path_factory.mktemp("softhsm"))
+
+
 # -- browser tests ------------------------------------------------------------
+
+
+def in_thread(function: Callable[..., Any], *args: Any) -> Any:
+    """Call ``function`` in a thread of its own: the service's code may run
+    its own asyncio loop, which Playwright's thread cannot host."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(function, *args).result()
+
 
 #: Where browser tests leave a screenshot of the page when they fail.
 FAILURE_SCREENSHOTS = Path(__file__).resolve().parent.parent / "test-artifacts" / "screenshots"

@@ -45,15 +45,6 @@ def axe_source() -> str | None:
     return None
 
 
-def in_thread(function: Callable[..., Any], *args: Any) -> Any:
-    """Call ``function`` in a thread of its own: the service's code may run
-    its own asyncio loop, which Playwright's thread cannot host."""
-    from concurrent.futures import ThreadPoolExecutor
-
-    with ThreadPoolExecutor(1) as pool:
-        return pool.submit(function, *args).result()
-
-
 @dataclass
 class PageVisit:
     """What the tour saw on one page in one language."""
@@ -129,6 +120,8 @@ class Tour:
                 page.click("[data-action=sign]")
 
         def signed(page: Any, lang: str) -> None:
+            from .conftest import in_thread
+
             request_id = self.post()
             page.goto(self.entry(request_id, lang))  # starts the session
             # off the event loop Playwright's sync API runs in this thread

@@ -220,3 +220,168 @@ def test_a_failing_browser_test_leaves_a_screenshot(chromium, request, tmp_path,
         assert save_screenshot_if_failed(request, page) is None
     finally:
         page.close()
+
+
+# -- batches, backends, refusals, languages --------------------------------------
+
+
+def post_batch(url: str, content_type: str, contents: list[dict[str, Any]], **request: Any) -> tuple[Any, str]:
+    client = soap_client(url + "/MSign.svc")
+    request_id = client.PostSignRequest(
+        request={
+            "ContentType": content_type,
+            "Contents": {"SignContent": contents},
+            "ShortContentDescription": "Batch",
+            **request,
+        }
+    )
+    return client, request_id
+
+
+def sign_with_cloud_key(page: Any, entry: str, idnp: str, pin: str, return_url: str, card: str = "securesign") -> None:
+    page.goto(entry)
+    page.click(f"[data-instrument={card}]")
+    if page.locator("input[name=idnp]").get_attribute("readonly") is None:
+        page.fill("input[name=idnp]", idnp)
+    page.fill("input[name=pin]", pin)
+    with page.expect_navigation(url=return_url):
+        page.click("[data-action=sign]")
+
+
+def test_pdf_batch_signed_and_accepted_by_pdfsig_and_pyhanko(site, eservice, page, tmp_path):
+    from .conftest import in_thread, minimal_pdf
+    from .test_pades import pdfsig
+    from .test_signing_flow import pyhanko_status
+
+    url, service = site
+    documents = [minimal_pdf(f"Act {i}") for i in (1, 2)]
+    contents = [{"Content": d, "CorrelationID": f"p{i}", "Name": f"Act {i}.pdf"} for i, d in enumerate(documents)]
+    client, request_id = post_batch(url, "Pdf", contents)
+    sign_with_cloud_key(page, entry_url(url, request_id, eservice), ION, ION_PIN, eservice.url + "/back?x=1")
+    response = client.GetSignResponse(requestID=request_id, language="en")
+    assert response.Status == "Success"
+    results = response.Results.SignResult
+    assert [r.CorrelationID for r in results] == ["p0", "p1"]
+    for document, result in zip(documents, results, strict=True):
+        assert result.Signature.startswith(document)  # an incremental update of what was posted
+        [checked] = pdfsig(result.Signature, tmp_path)
+        assert checked["Signature Validation"] == "Signature is Valid."
+        assert "Total document signed" in checked, checked
+        validity = in_thread(pyhanko_status, result.Signature, service)  # off Playwright's event loop
+        assert validity.intact and validity.valid and validity.trusted
+
+
+@pytest.fixture(scope="module")
+def hsm_site(tmp_path_factory: pytest.TempPathFactory, softhsm: Path) -> Iterator[tuple[str, Any]]:
+    """The service with ``securesign`` keys in SoftHSM2 tokens, on a real server."""
+    service = make_service(
+        tmp_path_factory.mktemp("browser-hsm"), FrozenClock(), pkcs11_module=softhsm, pkcs11_providers="securesign"
+    )
+    url, stop = serve(service)
+    try:
+        yield url, service
+    finally:
+        stop()
+        service.close()
+
+
+def test_hash_batch_signed_in_an_hsm_token_and_accepted_by_xmlsec1(hsm_site, eservice, page, tmp_path):
+    import hashlib
+    import shutil
+
+    from .test_signing_flow import pem_file, xmlsec1_verify
+
+    url, service = hsm_site
+    assert type(service.instruments["securesign"]).__name__ == "Pkcs11CloudKey"
+    documents = [b"first", b"second", b"third"]
+    contents = [{"Content": hashlib.sha1(d).digest(), "CorrelationID": f"c{i}"} for i, d in enumerate(documents)]
+    client, request_id = post_batch(url, "Hash", contents, ExpectedSigner={"ID": ION})
+    sign_with_cloud_key(page, entry_url(url, request_id, eservice), ION, ION_PIN, eservice.url + "/back?x=1")
+    assert eservice.callbacks[0]["form"] == {"RequestID": request_id, "RelayState": "abc"}
+    response = client.GetSignResponse(requestID=request_id, language="en")
+    assert response.Status == "Success"
+    if shutil.which("xmlsec1") is None and not os.environ.get("CI"):
+        pytest.skip("xmlsec1 is not installed")
+    root = pem_file(tmp_path / "root.pem", service.pki.root.certificate)
+    for i, (document, result) in enumerate(zip(documents, response.Results.SignResult, strict=True)):
+        verified = xmlsec1_verify(result.Signature, tmp_path, root, document, f"urn:msign:content:c{i}")
+        assert verified.returncode == 0, verified.stderr
+
+
+def test_expected_signer_mismatch_ends_as_failure(site, eservice, page):
+    url, _ = site
+    maria = "2001002345678"
+    client, request_id = post_batch(url, "Hash", [{"Content": b"\x02" * 20}], ExpectedSigner={"ID": maria})
+    page.goto(entry_url(url, request_id, eservice))
+    page.click("[data-instrument=securesign]")
+    assert page.locator("input[name=idnp]").input_value() == maria  # read-only: ExpectedSigner.ID
+    assert page.locator("input[name=idnp]").get_attribute("readonly") is not None
+    # A forged form (the read-only field edited) is still refused by the signing flow.
+    page.evaluate("document.querySelector('input[name=idnp]').removeAttribute('readonly')")
+    page.fill("input[name=idnp]", ION)
+    page.fill("input[name=pin]", ION_PIN)
+    with page.expect_navigation(url=eservice.url + "/back?x=1"):
+        page.click("[data-action=sign]")
+    answer = client.GetSignResponse(requestID=request_id, language="en")
+    assert (answer.Status, answer.Message) == (
+        "Failure",
+        "The certificate belongs to another person than the one expected to sign",
+    )
+
+
+def test_pin_lockout_is_shown_and_keeps_the_request_pending(site, eservice, page):
+    url, _ = site
+    andrei, wrong = "2005005678902", "0000"  # his key only: the other tests keep theirs
+    client, request_id = post_batch(url, "Hash", [{"Content": b"\x03" * 20}])
+    page.goto(entry_url(url, request_id, eservice) + "&Instrument=securesign")
+    for left in (4, 3, 2, 1):
+        page.fill("input[name=idnp]", andrei)
+        page.fill("input[name=pin]", wrong)
+        page.click("[data-action=sign]")
+        assert f"{left}" in page.locator("[role=alert]").inner_text()
+    page.fill("input[name=idnp]", andrei)
+    page.fill("input[name=pin]", wrong)
+    page.click("[data-action=sign]")
+    assert "locked" in page.locator("[role=alert]").inner_text()
+    page.fill("input[name=idnp]", andrei)
+    page.fill("input[name=pin]", "8902")  # the right PIN, while locked
+    page.click("[data-action=sign]")
+    assert "locked" in page.locator("[role=alert]").inner_text()
+    assert client.GetSignResponse(requestID=request_id, language="en").Status == "Pending"
+    assert not eservice.callbacks
+
+
+@pytest.mark.parametrize(
+    ("lang", "title", "cancel"),
+    [
+        pytest.param("ro", "Semnarea documentelor", "Anulare", id="ro"),
+        pytest.param("ru", "Подписание документов", "Отменить подписание", id="ru"),
+        pytest.param("en", "Sign documents", "Cancel signing", id="en"),
+    ],
+)
+def test_the_three_languages_and_the_switch(site, eservice, page, lang, title, cancel):
+    url, _ = site
+    _, request_id = post_request(url)
+    page.goto(entry_url(url, request_id, eservice).replace("lang=en", f"lang={lang}"))
+    assert page.locator("html").get_attribute("lang") == lang
+    assert page.locator("h1").inner_text() == title
+    assert page.locator("[data-action=cancel]").inner_text() == cancel
+    other = {"ro": "en", "ru": "ro", "en": "ru"}[lang]
+    page.click(f"header a[lang={other}]")
+    assert page.locator("html").get_attribute("lang") == other
+
+
+def test_a_hostile_content_description_is_shown_inert(site, eservice, page):
+    url, _ = site
+    hostile = '<script>window.pwned=1</script><img src=x onerror="window.pwned=2">&amp; "quoted"'
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    _, request_id = post_batch(
+        url, "Hash", [{"Content": b"\x04" * 20, "Name": "<b>name</b>"}], ContentDescription=hostile
+    )
+    page.goto(entry_url(url, request_id, eservice))
+    assert page.locator(".description").inner_text() == hostile
+    assert page.locator("ul.files li span").first.inner_text() == "<b>name</b>"
+    assert page.evaluate("typeof window.pwned") == "undefined"
+    assert page.locator("main img, main script, main b").count() == 0
+    assert not errors
