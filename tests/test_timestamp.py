@@ -21,7 +21,13 @@ from pyhanko_certvalidator import ValidationContext
 
 from msign_soap.errors import ConfigurationError, TimestampError
 from msign_soap.pki import TSA_PATH, DemoPki, load_demo_pki
-from msign_soap.signing.timestamp import DEMO_TSA_POLICY, HttpTimestamper, LocalTsa, Timestamper
+from msign_soap.signing.timestamp import (
+    DEMO_TSA_POLICY,
+    HttpTimestamper,
+    LocalTsa,
+    Timestamper,
+    check_token_imprint,
+)
 from tests.pki_support import TEMPLATE_URL, LiveService, demo_pki_template, live_service, serve  # noqa: F401
 
 DATA = b"Contract no. 12"
@@ -295,6 +301,64 @@ def test_timestampers_check_their_input(local_tsa: LocalTsa, algorithm: str, imp
     for timestamper in (local_tsa, HttpTimestamper("http://127.0.0.1:9/unused")):
         with pytest.raises(TimestampError):
             timestamper.timestamp(imprint, algorithm)
+
+
+# -- check_token_imprint: the token a signature embeds covers its imprint -----------------------------------------
+
+
+def rewrite(token: bytes, change: Callable[[tsp.TSTInfo], object] = lambda info: None, content_type: str = "") -> bytes:
+    """``token`` with its TSTInfo changed by ``change`` and, if given, another encapsulated content type."""
+    content = cms.ContentInfo.load(token)
+    encap = content["content"]["encap_content_info"]
+    info = encap["content"].parsed
+    change(info)
+    encap["content"] = cms.ParsableOctetString(info.dump(force=True))
+    if content_type:
+        encap["content_type"] = content_type
+    return content.dump(force=True)
+
+
+def _set_imprint_algorithm(name: str) -> Callable[[tsp.TSTInfo], object]:
+    return lambda info: info["message_imprint"]["hash_algorithm"].__setitem__("algorithm", name)
+
+
+UNREADABLE, OTHER = "unreadable token", "does not cover"
+
+
+@pytest.mark.parametrize(
+    ("token", "message"),
+    [
+        pytest.param(lambda t: t[:-1], UNREADABLE, id="truncated"),
+        pytest.param(lambda t: t + b"\0", UNREADABLE, id="trailing-byte"),
+        pytest.param(lambda t: b"\x30\x80" + t[4:] + b"\0\0", UNREADABLE, id="ber-indefinite-length"),
+        pytest.param(lambda t: b"\x30\x83\x00" + t[2:], UNREADABLE, id="non-minimal-length"),
+        pytest.param(lambda t: b"\x30\x03\x02\x01\x00", UNREADABLE, id="sequence-of-an-integer"),
+        pytest.param(lambda t: b"garbage", UNREADABLE, id="garbage"),
+        pytest.param(lambda t: b"", UNREADABLE, id="empty"),
+        pytest.param(lambda t: rewrite(t, lambda info: info.__delitem__("accuracy")), None, id="control-case"),
+        pytest.param(lambda t: rewrite(t, content_type="data"), OTHER, id="not-a-tst-info"),
+        pytest.param(lambda t: rewrite(t, _set_imprint_algorithm("sha3_256")), OTHER, id="other-algorithm"),
+        pytest.param(
+            lambda t: rewrite(t, lambda info: info["message_imprint"].__setitem__("hashed_message", bytes(32))),
+            OTHER,
+            id="other-imprint",
+        ),
+    ],
+)
+def test_check_token_imprint(local_tsa: LocalTsa, token: Callable[[bytes], bytes], message: str | None) -> None:
+    checked = token(local_tsa.timestamp(IMPRINT))
+    if message is None:
+        check_token_imprint(checked, IMPRINT)
+    else:
+        with pytest.raises(TimestampError, match=message):
+            check_token_imprint(checked, IMPRINT)
+
+
+def test_check_token_imprint_takes_other_algorithms(local_tsa: LocalTsa) -> None:
+    imprint = hashlib.sha512(DATA).digest()
+    check_token_imprint(local_tsa.timestamp(imprint, "sha512"), imprint, "sha512")
+    with pytest.raises(TimestampError, match=OTHER):
+        check_token_imprint(local_tsa.timestamp(imprint, "sha512"), imprint[:32], "sha256")
 
 
 # -- HttpTimestamper against a TSA that gets things wrong --------------------------------------------------------

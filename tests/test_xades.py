@@ -525,6 +525,7 @@ def test_other_digest_lengths_are_refused(pki: Pki, size: int) -> None:
         pytest.param({"reference_uri": ""}, "reference_uri", id="empty-uri"),
         pytest.param({"reference_uri": "#local"}, "reference_uri", id="same-document-uri"),
         pytest.param({"reference_uri": "urn:msign:a b"}, "reference_uri", id="uri-with-space"),
+        pytest.param({"reference_uri": "urn:msign:\x01"}, "reference_uri", id="uri-with-control"),
         pytest.param({"description": "nul \x00 byte"}, "description", id="description-with-nul"),
         pytest.param({"mime_type": "text/plain\x07"}, "mime_type", id="mime-type-with-control"),
     ],
@@ -665,4 +666,54 @@ def test_finish_restores_leading_zeros_of_an_rsa_value(pki: Pki, tsa: RecordingT
         pytest.fail("no RSA value with a leading zero octet")
     xml = finish_xades(draft, value.lstrip(b"\0"), tsa)
     assert base64.b64decode(etree.fromstring(xml).findtext("ds:SignatureValue", namespaces=NS)) == value
+    assert xmlsec1_verify(xml, tmp_path, pki.files["root"]).returncode == 0
+
+
+# -- texts that need escaping, and drafts laid out otherwise --------------------------------
+
+ESCAPED = "& < > \" ' \t \r\n \r \u021b \U0001f58b \ue000id\ue001"
+
+
+@pytest.mark.parametrize(
+    "kw",
+    [
+        pytest.param({"description": ESCAPED}, id="description"),
+        pytest.param({"mime_type": ESCAPED}, id="mime-type"),
+        pytest.param({"reference_uri": "urn:x:&<>\"'\u021b\U0001f58b\ue000digest\ue001"}, id="reference-uri"),
+        pytest.param({"description": ""}, id="empty-description"),
+    ],
+)
+def test_prepare_escapes_what_xml_escapes(pki: Pki, tsa: RecordingTsa, kw: dict) -> None:
+    """prepare_xades fills its texts into templates: lxml reads back the values and
+    canonicalizes the document to the same data to be signed and signed properties."""
+    draft = _prepare(pki, **{"description": "Contract nr. 17", **kw})
+    assert XadesDraft.from_json(draft.to_json()) == draft  # lxml's c14n of SignedInfo and SignedProperties
+    root = etree.fromstring(draft.xml)
+    assert root.find("ds:SignedInfo/ds:Reference", NS).get("URI") == kw.get("reference_uri", URI)
+    data_format = root.find(".//xades:DataObjectFormat", NS)
+    assert (data_format.findtext("xades:Description", namespaces=NS) or "") == kw.get("description", "Contract nr. 17")
+    assert data_format.findtext("xades:MimeType", namespaces=NS) == kw.get("mime_type", "application/octet-stream")
+    xml = finish_xades(draft, _rsa_value(pki.rsa.private_key, draft.signed_info), tsa)
+    signxml_verify(xml, pki.files["root"])
+
+
+class SameTokens:
+    """The same token for the same imprint, so that two documents can be compared."""
+
+    def __init__(self, inner: Timestamper) -> None:
+        self.inner, self.tokens = inner, {}
+
+    def timestamp(self, message_imprint: bytes, hash_algorithm: str = "sha256") -> bytes:
+        return self.tokens.setdefault(message_imprint, self.inner.timestamp(message_imprint, hash_algorithm))
+
+
+@needs_xmlsec1
+def test_finish_takes_a_draft_laid_out_otherwise(pki: Pki, tsa: RecordingTsa, tmp_path: Path) -> None:
+    """A draft finish_xades cannot cut as prepare_xades writes them goes through lxml, to the same document."""
+    draft = _prepare(pki, description="Contract nr. 17")
+    other = draft.xml.replace(b'-sigvalue"/>', b'-sigvalue"></ds:SignatureValue>')
+    assert other != draft.xml
+    value, stamper = _rsa_value(pki.rsa.private_key, draft.signed_info), SameTokens(tsa)
+    xml = finish_xades(dataclasses.replace(draft, xml=other), value, stamper)
+    assert xml == finish_xades(draft, value, stamper)
     assert xmlsec1_verify(xml, tmp_path, pki.files["root"]).returncode == 0

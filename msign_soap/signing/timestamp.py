@@ -9,6 +9,8 @@ A token is the DER ``ContentInfo`` (CMS ``SignedData`` over a ``TSTInfo``).
 :class:`LocalTsa` signs it with SHA-256, names its certificate with an
 ``ESSCertIDv2`` (RFC 5816), states an accuracy of one second and issues
 tokens under :data:`DEMO_TSA_POLICY` unless told another policy.
+:func:`check_token_imprint` is what a builder asks before it embeds a token
+from any time-stamper: that it is a DER time-stamp token over its imprint.
 
 Left out: the TCP and e-mail transports, ``ordering``, TSA-side extensions
 (a request carrying any is refused with ``unacceptedExtension``), SHA-1 and
@@ -22,6 +24,7 @@ from __future__ import annotations
 
 import hashlib
 import http.client
+import re
 import secrets
 import urllib.error
 import urllib.request
@@ -38,7 +41,7 @@ from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes
 
 from ..errors import ConfigurationError, TimestampError
 
-__all__ = ["DEMO_TSA_POLICY", "HttpTimestamper", "LocalTsa", "Timestamper"]
+__all__ = ["DEMO_TSA_POLICY", "HttpTimestamper", "LocalTsa", "Timestamper", "check_token_imprint"]
 
 #: The policy of the tokens :class:`LocalTsa` issues by default: an OID
 #: derived from a random UUID (ITU-T X.667, arc 2.25), which needs no
@@ -130,6 +133,77 @@ def _token_for(reply: bytes, request: tsp.TimeStampReq, source: str) -> bytes:
         return token.dump()
     except (ValueError, TypeError, KeyError, AttributeError) as e:
         raise TimestampError(f"{source} answered with a malformed time-stamp response") from e
+
+
+# What check_token_imprint reads, as the identifier octets of the values in each structure.
+_SEQUENCE = re.compile(rb"\x30")
+_TYPED_CONTENT = re.compile(rb"\x06\xa0")  # ContentInfo, EncapsulatedContentInfo: contentType, [0] content
+#: SignedData: version, digestAlgorithms, encapContentInfo, [0] certificates, [1] crls, signerInfos
+_SIGNED_DATA = re.compile(rb"\x02\x31\x30\xa0?\xa1?\x31")
+_OCTET_STRING = re.compile(rb"\x04")
+#: TSTInfo: version, policy, messageImprint, serialNumber, genTime, accuracy, ordering, nonce, [0] tsa, [1] extensions
+_TST_INFO = re.compile(rb"\x02\x06\x30\x02\x18\x30?\x01?\x02?\xa0?\xa1?")
+_MESSAGE_IMPRINT = re.compile(rb"\x30\x04")  # hashAlgorithm, hashedMessage
+_ALGORITHM = re.compile(rb"\x06.?", re.DOTALL)  # algorithm, parameters
+
+
+def _der_read(data: bytes, shape: re.Pattern[bytes]) -> list[bytes]:
+    """The contents of the DER values ``data`` is made of, one after another.
+
+    :param shape: the pattern their identifier octets must match, all of them.
+    :raises ValueError: ``data`` does not split into DER values, or they have another shape.
+    """
+    tags, contents, at, end = bytearray(), [], 0, len(data)
+    while at < end:
+        if at + 2 > end or data[at] & 0x1F == 0x1F:
+            raise ValueError("a truncated value, or a tag number above 30")
+        tags.append(data[at])
+        length, at = data[at + 1], at + 2
+        if length & 0x80:  # long form: DER has it only for 128 octets and more, in as few octets as possible
+            count = length & 0x7F
+            length, at = int.from_bytes(data[at : at + count], "big"), at + count
+            if not 0 < count <= 4 or length < 0x80 or length >> (8 * count - 8) == 0:
+                raise ValueError("not a DER length")
+        if at + length > end:
+            raise ValueError("a truncated value")
+        contents.append(data[at : at + length])
+        at += length
+    if not shape.fullmatch(tags):
+        raise ValueError(f"values {tags.hex(' ')} where {shape.pattern!r} belongs")
+    return contents
+
+
+def check_token_imprint(token: bytes, message_imprint: bytes, hash_algorithm: str = "sha256") -> None:
+    """Refuse a time-stamp token that is not a ``TSTInfo`` over ``message_imprint``.
+
+    Reads the DER ``ContentInfo`` (RFC 5652), its ``SignedData`` and the
+    ``TSTInfo`` (§2.4.2) value by value down to the message imprint, checking
+    the shape of each: asn1crypto's classes would build objects for all of the
+    token, certificates and signer info included, at five times the cost. Like
+    the clients, it makes no trust decision: the signature is not verified.
+
+    :param hash_algorithm: the algorithm ``message_imprint`` was made with.
+    :raises TimestampError: the token is not DER, not a time-stamp token, or
+        over another imprint or algorithm.
+    """
+    algorithm = _IMPRINT_ALGORITHM_IDS[_algorithm(hash_algorithm, message_imprint)]
+    try:
+        (content_info,) = _der_read(token, _SEQUENCE)
+        content_type, content = _der_read(content_info, _TYPED_CONTENT)
+        (signed_data,) = _der_read(content, _SEQUENCE)
+        _, _, encap, *_ = _der_read(signed_data, _SIGNED_DATA)
+        encap_type, econtent = _der_read(encap, _TYPED_CONTENT)
+        (tst_info_der,) = _der_read(econtent, _OCTET_STRING)
+        (tst_info,) = _der_read(tst_info_der, _SEQUENCE)
+        _, _, imprint, *_ = _der_read(tst_info, _TST_INFO)
+        imprint_algorithm, hashed = _der_read(imprint, _MESSAGE_IMPRINT)
+        algorithm_id, *_ = _der_read(imprint_algorithm, _ALGORITHM)
+    except ValueError as e:
+        raise TimestampError("The time-stamp authority returned an unreadable token") from e
+    if content_type != _OID_SIGNED_DATA_CONTENTS or encap_type != _OID_TST_INFO_CONTENTS:
+        raise TimestampError("The time-stamp token does not cover this signature value")
+    if algorithm_id != algorithm or hashed != message_imprint:
+        raise TimestampError("The time-stamp token does not cover this signature value")
 
 
 class HttpTimestamper:
@@ -371,6 +445,8 @@ def _tlv(tag: int, content: bytes) -> bytes:
     size = len(content)
     if size < 0x80:
         return bytes((tag, size)) + content
+    if size < 0x10000:  # the lengths in a token, a dozen per token: without the general arithmetic
+        return (bytes((tag, 0x81, size)) if size < 0x100 else bytes((tag, 0x82, size >> 8, size & 0xFF))) + content
     length = size.to_bytes((size.bit_length() + 7) // 8, "big")
     return bytes((tag, 0x80 | len(length))) + length + content
 
@@ -381,8 +457,9 @@ def _der_integer(value: int) -> bytes:
 
 
 def _der_generalized_time(moment: datetime) -> bytes:
-    """DER GeneralizedTime of an aware UTC datetime, as asn1crypto writes it."""
-    text = moment.strftime("%Y%m%d%H%M%S")
+    """DER GeneralizedTime of an aware UTC datetime, as asn1crypto writes it (for years 1000 to 9999)."""
+    # not strftime, which consults the time zone and the C library on every call
+    text = f"{moment.year:04}{moment.month:02}{moment.day:02}{moment.hour:02}{moment.minute:02}{moment.second:02}"
     if moment.microsecond:
         text += "." + f"{moment.microsecond:06d}".rstrip("0")
     return _tlv(0x18, text.encode("ascii") + b"Z")
@@ -392,8 +469,12 @@ _V1 = core.Integer(1).dump()
 _GRANTED = tsp.PKIStatusInfo({"status": "granted"}).dump()
 _OID_TST_INFO = cms.ContentType("tst_info").dump()
 _OID_SIGNED_DATA = cms.ContentType("signed_data").dump()
+_OID_TST_INFO_CONTENTS = cms.ContentType("tst_info").contents
+_OID_SIGNED_DATA_CONTENTS = cms.ContentType("signed_data").contents
 #: DER AlgorithmIdentifier of each imprint algorithm, as in a MessageImprint.
 _IMPRINT_ALGORITHMS = {name: algos.DigestAlgorithm({"algorithm": name}).dump() for name in _DIGEST_SIZES}
+#: The contents of each imprint algorithm's OBJECT IDENTIFIER.
+_IMPRINT_ALGORITHM_IDS = {name: algos.DigestAlgorithmId(name).contents for name in _DIGEST_SIZES}
 
 
 def _rejection(failure: str, text: str) -> bytes:

@@ -1,7 +1,8 @@
 """XML-Signature primitives used by the XAdES builder (W3C XMLDSig 1.1).
 
-Algorithm URIs, exclusive canonicalization, the hardened parser for drafts
-read back from storage, and the signature-value checks: PKCS #1 v1.5 for RSA
+Algorithm URIs, exclusive canonicalization (of a subtree, and the escaping it
+gives text and attribute values), the hardened parser for drafts read back
+from storage, and the signature-value checks: PKCS #1 v1.5 for RSA
 and ECDSA in the raw ``r || s`` form that XMLDSig 1.1 §6.4.3 mandates (a
 smart card or a phone usually returns the DER ``ECDSA-Sig-Value`` instead).
 
@@ -12,6 +13,7 @@ signatures, EdDSA, HMAC) and inclusive canonicalization.
 from __future__ import annotations
 
 import base64
+import re
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
@@ -33,8 +35,11 @@ __all__ = [
     "SIGNED_PROPERTIES_TYPE",
     "b64",
     "c14n",
+    "c14n_attribute",
+    "c14n_text",
     "check_signature_value",
     "digest_method_for",
+    "is_xml_text",
     "parse_trusted_xml",
     "signature_method_for",
 ]
@@ -69,6 +74,36 @@ def b64(data: bytes) -> str:
 def c14n(element: etree._Element) -> bytes:
     """The Exclusive XML Canonicalization 1.0 (no comments) of a subtree."""
     return etree.tostring(element, method="c14n", exclusive=True, with_comments=False)
+
+
+# Canonical XML 1.0 §2.3 (which exclusive c14n follows): the characters escaped in
+# text nodes and in attribute values, and how.
+_C14N_TEXT = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;", "\r": "&#xD;"})
+_C14N_ATTRIBUTE = str.maketrans({"&": "&amp;", "<": "&lt;", '"': "&quot;", "\t": "&#x9;", "\n": "&#xA;", "\r": "&#xD;"})
+# Not a Char of XML 1.0 (§2.2): what no XML text can hold, even as a character reference.
+_NOT_XML_CHAR = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+
+
+def c14n_text(text: str) -> str:
+    """``text`` as canonical XML writes a text node: ``&``, ``<``, ``>`` and CR escaped.
+
+    Also well-formed XML for the text of an element in any other document.
+    """
+    return text.translate(_C14N_TEXT)
+
+
+def c14n_attribute(value: str) -> str:
+    """``value`` as canonical XML writes an attribute value (in double quotes):
+    ``&``, ``<``, ``"``, TAB, LF and CR escaped.
+
+    Also well-formed XML for a double-quoted attribute value in any other document.
+    """
+    return value.translate(_C14N_ATTRIBUTE)
+
+
+def is_xml_text(text: str) -> bool:
+    """Whether ``text`` holds only characters an XML 1.0 document may hold."""
+    return _NOT_XML_CHAR.search(text) is None
 
 
 def digest_method_for(digest: bytes) -> str | None:
