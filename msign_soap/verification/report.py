@@ -8,9 +8,11 @@ the report page and the logs carry the indications instead.
 
 from __future__ import annotations
 
+import base64
 import enum
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 __all__ = ["DocumentReport", "Indication", "SignatureReport", "Verdict"]
 
@@ -78,6 +80,24 @@ class SignatureReport:
     def valid(self) -> bool:
         return self.verdict is Verdict.VALID
 
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-ready: enums by value, times in ISO 8601, the certificate in base64."""
+        return {
+            "name": self.name,
+            "valid": self.valid,
+            "verdict": self.verdict.value,
+            "indication": self.indication.value,
+            "sub_indication": self.sub_indication,
+            "detail": self.detail,
+            "subject": self.subject,
+            "signed_at": None if self.signed_at is None else self.signed_at.isoformat(),
+            "claimed_signing_time": None
+            if self.claimed_signing_time is None
+            else self.claimed_signing_time.isoformat(),
+            "level": self.level,
+            "certificate": None if self.certificate is None else base64.b64encode(self.certificate).decode(),
+        }
+
 
 @dataclass(frozen=True)
 class DocumentReport:
@@ -96,6 +116,15 @@ class DocumentReport:
     @property
     def valid(self) -> bool:
         return self.verdict is Verdict.VALID
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-ready, with every signature's :meth:`SignatureReport.as_dict`."""
+        return {
+            "valid": self.valid,
+            "verdict": self.verdict.value,
+            "detail": self.detail,
+            "signatures": [s.as_dict() for s in self.signatures],
+        }
 
     @classmethod
     def of(cls, signatures: tuple[SignatureReport, ...] | list[SignatureReport]) -> DocumentReport:
