@@ -9,6 +9,10 @@ request after another for a fixed time (Werkzeug's server answers with
 thread, on both sides alike). The ratio real/canned is the figure; goals are
 >= 0.5x for PostSignRequest and >= 0.6x for GetSignResponse.
 
+The server processes' CPU time per answered request is printed too (Linux:
+from ``/proc``): on a shared machine it moves less than the rates do, and the
+difference between the two servers is what the service itself costs.
+
     python bench/soap_throughput.py [--seconds 3] [--clients 4] [--rounds 5]
 """
 
@@ -18,6 +22,7 @@ import argparse
 import hashlib
 import http.client
 import multiprocessing as mp
+import os
 import statistics
 import tempfile
 import time
@@ -85,17 +90,34 @@ def _client(port: int, action: str, body: bytes, seconds: float, results: mp.Que
     results.put((done, errors))
 
 
-def measure(port: int, action: str, body: bytes, seconds: float, clients: int) -> tuple[float, int]:
+def cpu_seconds(pid: int) -> float | None:
+    """User + system CPU time of process ``pid`` (all its threads), or ``None`` without ``/proc``."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            fields = stat.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def measure(
+    server: mp.Process, port: int, action: str, body: bytes, seconds: float, clients: int
+) -> tuple[float, int, float | None]:
+    """Requests answered per second, failed requests, and the server's CPU seconds per answered request."""
     results: mp.Queue = mp.Queue()
     workers = [mp.Process(target=_client, args=(port, action, body, seconds, results)) for _ in range(clients)]
     start = time.perf_counter()
+    cpu_before = cpu_seconds(server.pid)
     for w in workers:
         w.start()
     totals = [results.get() for _ in workers]
+    cpu_after = cpu_seconds(server.pid)
     for w in workers:
         w.join()
     elapsed = time.perf_counter() - start
-    return sum(d for d, _ in totals) / elapsed, sum(e for _, e in totals)
+    done = sum(d for d, _ in totals)
+    cpu = None if cpu_before is None or cpu_after is None or not done else (cpu_after - cpu_before) / done
+    return done / elapsed, sum(e for _, e in totals), cpu
 
 
 def start_server(mode: str, data_dir: str, canned: dict) -> tuple[mp.Process, int]:
@@ -142,17 +164,21 @@ def main() -> None:
         # Rounds alternate which server goes first, so that drift in the
         # machine's load affects both sides alike; the median ratio is reported.
         rounds: dict[str, list[tuple[float, float]]] = {op: [] for op in bodies}
+        cpu: dict[str, list[tuple[float | None, float | None]]] = {op: [] for op in bodies}
         errors = 0
         for round_number in range(args.rounds):
             for op, body in bodies.items():
-                order = [("real", real_port), ("canned", canned_port)]
+                order = [("real", real, real_port), ("canned", baseline, canned_port)]
                 if round_number % 2:
                     order.reverse()
-                rates = {}
-                for name, port in order:
-                    rates[name], failed = measure(port, ACTION + op, body, args.seconds, args.clients)
+                rates, costs = {}, {}
+                for name, process, port in order:
+                    rates[name], failed, costs[name] = measure(
+                        process, port, ACTION + op, body, args.seconds, args.clients
+                    )
                     errors += failed
                 rounds[op].append((rates["real"], rates["canned"]))
+                cpu[op].append((costs["real"], costs["canned"]))
         for process in (real, baseline):
             process.terminate()
             process.join()
@@ -171,6 +197,12 @@ def main() -> None:
             f"{op:<18}{real_rate:>12.0f}{canned_rate:>14.0f}{statistics.median(ratios):>7.2f}x{goal:>6.1f}x   "
             + " ".join(f"{r:.2f}" for r in ratios)
         )
+    if all(None not in pair for op in bodies for pair in cpu[op]):
+        print(f"{'server CPU ms/req':<18}{'real':>12}{'canned':>14}{'real-canned':>13}")
+        for op in bodies:
+            real_cpu = statistics.median(r for r, _ in cpu[op]) * 1000
+            canned_cpu = statistics.median(c for _, c in cpu[op]) * 1000
+            print(f"{op:<18}{real_cpu:>12.3f}{canned_cpu:>14.3f}{real_cpu - canned_cpu:>13.3f}")
     print(f"errors: {errors}")
 
 

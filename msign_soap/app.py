@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
+import importlib
 import logging
 import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-
-import spyne.const
+from typing import Any
 
 from .config import Config
 from .core import ChainChecker, RequestService, RevokedCertificate, SigningService, utcnow
@@ -16,30 +16,39 @@ from .core.requests import Clock
 from .core.trust import CertificateChecker, load_trust_anchors
 from .errors import ConfigurationError
 from .instruments import Instrument, create_cloud_keys
+from .instruments.local_signer import create_local_signers
+from .instruments.mobile import MobileSignature
+from .instruments.mssp import MsspClient
 from .pki import TSA_PATH, DemoPki, build_crl, create_pki_app, load_demo_pki
+from .pki.sims import register_access_point, write_demo_sims
 from .signing.timestamp import HttpTimestamper, LocalTsa, Timestamper
 from .soap import create_soap_app
 from .store import Store, open_store
 from .web import create_web_app
+from .web.verify import VERIFY_PATH, VerifyPage
 
-__all__ = ["Service", "create_app", "demo_certificate_checker"]
+__all__ = ["Service", "configured_checker", "create_app", "demo_certificate_checker"]
 
 log = logging.getLogger(__name__)
 
 SOAP_PATH = "/MSign.svc"
 #: Paths of the demo PKI's services (TSA, OCSP, CRLs, CA certificates).
 PKI_PREFIX = "/pki/"
+#: Where the embedded default mounts the bundled MSSP simulator, and its package:
+#: loaded by name only, as the service shares no code with it (it stands for
+#: an operator reached over HTTP).
+MSSP_SIM_PREFIX = "/mssp-sim"
+MSSP_SIM_MODULE = "msign_mssp_sim"
+#: The simulator's directory in ``data_dir``: SIM cards, access points, state.
+MSSP_SIM_DIRECTORY = "mssp-sim"
 
 
 def _tune_spyne() -> None:
-    # Spyne logs every fault, expected ones included, with a traceback; the
-    # SOAP layer logs faults itself, and unexpected errors with their traceback.
+    # Spyne only defines the contract here (its per-request machinery does not
+    # run, see soap/protocol.py) but chatters while it builds the interface;
+    # the SOAP layer logs faults itself, and unexpected errors with their traceback.
     logging.getLogger("spyne").setLevel(logging.CRITICAL)
     logging.getLogger("spyne.application.server").setLevel(logging.ERROR)
-    # Spyne runs gc.collect() after a request at most once a second, to close
-    # uploaded files early; this service keeps no files in its contexts, and
-    # the full collection costs ~7% of a busy server's time.
-    spyne.const.MIN_GC_INTERVAL = float("inf")
 
 
 @dataclass
@@ -61,8 +70,12 @@ class Service:
     pki: DemoPki | None = None
     timestamper: Timestamper | None = None
     signing: SigningService | None = None
-    #: The signing instruments by name (the cloud keys ``securesign`` and ``tax``).
+    #: The signing instruments by name (the cloud keys ``securesign`` and
+    #: ``tax``, the mobile signature ``mobile``, the local signers
+    #: ``moldsign`` and ``nationalid``).
     instruments: dict[str, Instrument] = field(default_factory=dict)
+    #: The bundled MSSP simulator mounted at ``/mssp-sim/`` (demo PKI, no ``mssp_url``).
+    mssp_simulator: Any = None
 
     def __call__(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
         return self.wsgi(environ, start_response)
@@ -107,11 +120,8 @@ def create_app(config: Config, clock: Clock = utcnow, checker: CertificateChecke
     timestamper: Timestamper | None = tsa
     if config.tsa_url is not None:
         timestamper = HttpTimestamper(config.tsa_url, timeout=config.tsa_timeout)
-    if checker is None and config.trust_anchors is not None:
-        roots, intermediates = load_trust_anchors(config.trust_anchors)
-        checker = ChainChecker(roots, intermediates, revocation=config.revocation, timeout=config.tsa_timeout)
-    elif checker is None and pki is not None:
-        checker = demo_certificate_checker(pki)
+    if checker is None:
+        checker = configured_checker(config, pki)
     if config.pades_level == "B-LT" and checker is not None and not isinstance(checker, ChainChecker):
         raise ConfigurationError("pades_level B-LT needs a ChainChecker (its trust anchors gather the validation data)")
     store = open_store(config.database)
@@ -124,9 +134,21 @@ def create_app(config: Config, clock: Clock = utcnow, checker: CertificateChecke
         appearance=config.signature_appearance,
         validation_context=checker.validation_context if isinstance(checker, ChainChecker) else None,
     )
-    soap = create_soap_app(requests)
+    # VerifySignatures trusts what signers must chain to (trust_anchors, else the demo PKI)
+    soap = create_soap_app(requests, checker if isinstance(checker, ChainChecker) else None)
     instruments = create_cloud_keys(store, signing, config, pki)
-    pages = create_web_app(requests, signing, instruments)
+    simulator = None
+    mssp_url, mssp_password = config.mssp_url, config.mssp_ap_password
+    if pki is not None and mssp_url is None:
+        simulator, mssp_password = _bundled_simulator(config, pki, clock)
+        mssp_url = config.base_url + MSSP_SIM_PREFIX + "/rest/service" if simulator is not None else None
+    if mssp_url is not None and mssp_password is not None:
+        client = MsspClient(mssp_url, config.mssp_ap_id, mssp_password, timeout=config.mssp_http_timeout, clock=clock)
+        instruments["mobile"] = MobileSignature("mobile", client, signing, timeout=config.mssp_timeout)
+    if isinstance(checker, ChainChecker):  # results from the user's machine are verified against it
+        instruments.update(create_local_signers(signing, checker))
+    pages = create_web_app(requests, signing, instruments, config.local_signer_url)
+    verify_page = VerifyPage(pages, checker if isinstance(checker, ChainChecker) else None, config.max_body_bytes)
 
     def wsgi(environ: dict, start_response: Callable) -> Iterable[bytes]:
         path = environ.get("PATH_INFO", "")
@@ -134,9 +156,58 @@ def create_app(config: Config, clock: Clock = utcnow, checker: CertificateChecke
             return soap(environ, start_response)
         if pki_app is not None and (path == TSA_PATH or path.startswith(PKI_PREFIX)):
             return pki_app(environ, start_response)
+        if simulator is not None and (path == MSSP_SIM_PREFIX or path.startswith(MSSP_SIM_PREFIX + "/")):
+            script_name = environ.get("SCRIPT_NAME", "") + MSSP_SIM_PREFIX
+            mounted = dict(environ, SCRIPT_NAME=script_name, PATH_INFO=path[len(MSSP_SIM_PREFIX) :] or "/")
+            return simulator(mounted, start_response)  # type: ignore[no-any-return]
+        if path.rstrip("/") == VERIFY_PATH:
+            return verify_page(environ, start_response)
         return pages(environ, start_response)
 
-    return Service(config, store, requests, wsgi, pki, timestamper, signing, instruments)
+    return Service(config, store, requests, wsgi, pki, timestamper, signing, instruments, simulator)
+
+
+def _bundled_simulator(config: Config, pki: DemoPki, clock: Clock) -> tuple[Any, str | None]:
+    """The MSSP simulator over the demo people's SIM cards (written into
+    ``data_dir/mssp-sim`` first), and the service's AP password there; none
+    (and no mobile signature) when its package is not installed."""
+    try:
+        module = importlib.import_module(MSSP_SIM_MODULE)
+    except ImportError as e:
+        log.warning("the bundled MSSP simulator is not installed (%s): no mobile signature", e)
+        return None, None
+    directory = config.data_dir / MSSP_SIM_DIRECTORY
+    if not pki.sims:
+        log.warning("the demo PKI in %s has no SIM cards (it predates them): delete it to have some", pki.directory)
+    if write_demo_sims(pki, directory):
+        log.info("wrote the demo SIM cards for the MSSP simulator into %s", directory)
+    password = register_access_point(directory, config.mssp_ap_id, config.mssp_ap_password)
+    try:
+        simulator = module.create_simulator(directory, clock=clock)
+    except module.SimulatorError as e:
+        raise ConfigurationError(f"the MSSP simulator cannot start: {e}") from e
+    return simulator, password
+
+
+def configured_checker(config: Config, pki: DemoPki | None) -> ChainChecker | None:
+    """The checker of ``trust_anchors`` (with ``revocation``), else of the demo
+    PKI, else none: what signers must chain to, and what VerifySignatures,
+    the verification page and ``msign-soap verify`` trust.
+
+    :raises ConfigurationError: unreadable trust anchors.
+    """
+    if config.trust_anchors is not None:
+        roots, intermediates = load_trust_anchors(config.trust_anchors)
+        return ChainChecker(
+            roots,
+            intermediates,
+            revocation=config.revocation,
+            timeout=config.tsa_timeout,
+            allow_private_addresses=config.revocation_private_addresses,
+        )
+    if pki is not None:
+        return demo_certificate_checker(pki)
+    return None
 
 
 def demo_certificate_checker(pki: DemoPki) -> ChainChecker:

@@ -1,4 +1,4 @@
-"""The ``msign-soap`` command: ``serve``, ``wsdl``, ``demo-users``, ``delegation`` and ``keystore``."""
+"""The ``msign-soap`` command: ``serve``, ``wsdl``, ``verify``, ``demo-users``, ``delegation`` and ``keystore``."""
 
 from __future__ import annotations
 
@@ -85,6 +85,9 @@ def _demo_users(args: argparse.Namespace) -> int:
                 "revoked": person.revoked,
                 "certificate_serial": format(identity.serial_number, "x"),
                 "pins": {provider: demo_pin(provider, person.idnp) for provider in CLOUD_KEY_PROVIDERS},
+                # the mobile signature: the SIM of this phone number, its PIN (asked on the simulator's phone page)
+                "msisdn": person.msisdn,
+                "sim_pin": person.sim_pin,
             }
         )
     if args.json:
@@ -92,9 +95,52 @@ def _demo_users(args: argparse.Namespace) -> int:
         return 0
     for p in people:
         pins = ", ".join(f"{provider} PIN {pin}" for provider, pin in p["pins"].items())
+        pins += f", mobile +{p['msisdn']} SIM PIN {p['sim_pin']}"
         extra = f" ({p['organization']}, IDNO {p['idno']})" if p["organization"] else ""
         print(f"{p['name']}{extra}: IDNP {p['idnp']}, {pins}{' — certificate REVOKED' if p['revoked'] else ''}")
     return 0
+
+
+def _verify(args: argparse.Namespace) -> int:
+    import json
+
+    from .app import configured_checker
+    from .i18n import normalize_language
+    from .pki import load_demo_pki
+    from .verification.batch import VerificationItem, verify_batch
+
+    try:
+        document = Path(args.file).read_bytes()
+    except OSError as e:
+        raise ConfigurationError(f"cannot read {args.file}: {e.strerror}") from e
+    if args.hash is not None:
+        try:
+            content: bytes | None = bytes.fromhex(args.hash)
+        except ValueError as e:
+            raise ConfigurationError("--hash must be hexadecimal (the SHA-1 of the signed document)") from e
+        kind = "Hash"
+    elif b"%PDF-" in document[:1024]:
+        content, kind = None, "Pdf"
+    else:
+        raise ConfigurationError(f"{args.file} is not a PDF; to verify a XAdES signature give --hash")
+    config = _config(args)
+    pki = load_demo_pki(config.data_dir / "pki", config.base_url) if config.demo_pki else None
+    trust = configured_checker(config, pki)
+    if trust is None:
+        raise ConfigurationError("no trust anchors: set trust_anchors (or use the demo PKI)")
+    language = normalize_language(args.lang)
+    [outcome] = verify_batch(kind, [VerificationItem(content, None, document)], trust, language, max_contents=1)
+    if args.json:
+        print(json.dumps({"message": outcome.message, **outcome.report.as_dict()}, ensure_ascii=False, indent=2))
+    else:
+        print(f"{args.file}: {outcome.message}")
+        for i, signature in enumerate(outcome.report.signatures, start=1):
+            print(f"  signature {i}{f' ({signature.name})' if signature.name else ''}: {signature.subject or '-'}")
+            signed = signature.signed_at.isoformat() if signature.signed_at else "no valid timestamp"
+            print(f"    signed at: {signed}; level: {signature.level or '-'}")
+            indication = " / ".join(filter(None, [signature.indication.value, signature.sub_indication]))
+            print(f"    {indication}: {signature.detail}")
+    return 0 if outcome.valid else 1
 
 
 def _add_config_options(parser: argparse.ArgumentParser) -> None:
@@ -209,6 +255,92 @@ def _add_keystore_commands(commands: Any) -> None:
     add.set_defaults(handler=_keystore_import)
 
 
+def _local_signer(args: argparse.Namespace) -> int:
+    import getpass
+
+    from werkzeug.serving import make_server
+
+    from .local_signer import LOOPBACK, LocalSignerApp, SignerKey, load_pkcs12
+    from .signing.timestamp import HttpTimestamper
+
+    key: SignerKey
+    if args.p12 is not None:
+        if args.password_file is not None:
+            try:
+                password = Path(args.password_file).read_bytes().rstrip(b"\r\n")
+            except OSError as e:
+                raise ConfigurationError(f"--password-file: cannot read {args.password_file}: {e.strerror}") from e
+        else:
+            password = getpass.getpass(f"Password of {args.p12}: ").encode()
+        key = load_pkcs12(args.p12, password or None)
+    else:
+        from cryptography.hazmat.primitives.asymmetric import ec, rsa
+
+        from .pki import load_demo_pki
+
+        config = _config(args)
+        pki = load_demo_pki(config.data_dir / "pki", config.base_url)
+        person = pki.people.get(args.demo_person)
+        if person is None or not isinstance(person.private_key, rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey):
+            raise ConfigurationError(f"--demo-person: {args.demo_person} is not a demo person (msign-soap demo-users)")
+        key = SignerKey(person.certificate, person.private_key, person.chain, provider="DEMO")
+    origins = args.allow_origin or [_DEFAULT_PAGE_ORIGIN]
+    try:
+        app = LocalSignerApp(key, HttpTimestamper(args.tsa_url), origins, max_body_bytes=args.max_body_bytes)
+    except InvalidParameter as e:
+        raise ConfigurationError(e.reason) from e
+    server = make_server(LOOPBACK, args.port, app, threaded=True)
+    print(f"msign-soap local signer on http://{LOOPBACK}:{server.server_port}", flush=True)
+    print(f"Key: {key.certificate.subject.rfc4514_string()}", flush=True)
+    print(f"Pages allowed: {', '.join(sorted(app.allowed_origins))}; time-stamps: {args.tsa_url}", flush=True)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
+    return 0
+
+
+#: The sign page's origin on the embedded default (``./scripts/serve``).
+_DEFAULT_PAGE_ORIGIN = "http://127.0.0.1:8080"
+
+
+def _add_local_signer_command(commands: Any) -> None:
+    from .local_signer import DEFAULT_MAX_BODY_BYTES, DEFAULT_PORT
+
+    signer = commands.add_parser(
+        "local-signer",
+        help="a signer on this machine for the moldsign and nationalid instruments (the MoldSign app's protocol)",
+    )
+    key = signer.add_mutually_exclusive_group(required=True)
+    key.add_argument("--p12", type=Path, help="PKCS #12 file with the key, its certificate and chain")
+    key.add_argument("--demo-person", metavar="IDNP", help="sign with a demo person's key from the data directory")
+    signer.add_argument("--password-file", type=Path, help="file holding the PKCS #12 password (default: ask)")
+    signer.add_argument(
+        "--port", type=int, default=DEFAULT_PORT, help=f"port on 127.0.0.1 (default {DEFAULT_PORT}; 0: any free one)"
+    )
+    signer.add_argument(
+        "--allow-origin",
+        action="append",
+        metavar="ORIGIN",
+        help=f"origin of the sign page that may use it (repeatable; default {_DEFAULT_PAGE_ORIGIN})",
+    )
+    signer.add_argument(
+        "--tsa-url",
+        default=_DEFAULT_PAGE_ORIGIN + "/tsa",
+        help=f"RFC 3161 time-stamping authority (default {_DEFAULT_PAGE_ORIGIN}/tsa, the embedded default's)",
+    )
+    signer.add_argument(
+        "--max-body-bytes",
+        type=int,
+        default=DEFAULT_MAX_BODY_BYTES,
+        help=f"largest request body (default {DEFAULT_MAX_BODY_BYTES})",
+    )
+    _add_config_options(signer)
+    signer.set_defaults(handler=_local_signer)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="msign-soap", description=__doc__)
     parser.add_argument("--version", action="version", version=__version__)
@@ -224,6 +356,16 @@ def main(argv: list[str] | None = None) -> int:
     wsdl.add_argument("-o", "--output", help="write to this file instead of standard output")
     wsdl.set_defaults(handler=_wsdl)
 
+    verify = commands.add_parser(
+        "verify", help="verify a signed PDF, or a XAdES signature with the signed document's hash (exit 1: not valid)"
+    )
+    verify.add_argument("file", help="the signed PDF or the XAdES document")
+    verify.add_argument("--hash", help="for XAdES: the signed document's hash, hexadecimal (SHA-1)")
+    verify.add_argument("--lang", default="ro", help="language of the message: ro (default), ru, en")
+    verify.add_argument("--json", action="store_true", help="print the report as JSON")
+    _add_config_options(verify)
+    verify.set_defaults(handler=_verify)
+
     demo = commands.add_parser("demo-users", help="list the demo people of the embedded default, with their PINs")
     demo.add_argument("--json", action="store_true", help="print JSON (a list of objects) for test automation")
     _add_config_options(demo)
@@ -231,6 +373,7 @@ def main(argv: list[str] | None = None) -> int:
 
     _add_delegation_commands(commands)
     _add_keystore_commands(commands)
+    _add_local_signer_command(commands)
 
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")

@@ -88,6 +88,10 @@ class Config:
     #: are refused (only the embedded default's own PKI may use them, and its
     #: checker knows its revocations without fetching).
     revocation: str = "hard"
+    #: Let certificates send those fetches to loopback, private, link-local or
+    #: reserved addresses (a PKI inside the operator's own network). Off: an
+    #: attacker's certificate must not make the service call into its network.
+    revocation_private_addresses: bool = False
     #: PAdES level of signed PDFs: ``B-T`` (signature time-stamp) or ``B-LT``
     #: (plus a Document Security Store with the certificates, CRLs and OCSP
     #: responses a verifier needs later).
@@ -106,6 +110,28 @@ class Config:
     #: The cloud-key providers whose keys are in ``pkcs11_module`` (a list, or
     #: a comma-separated string); the others keep the software keystore.
     pkcs11_providers: tuple[str, ...] = ("securesign",)
+    #: Absolute http(s) URL of the mobile signature service provider's (MSSP)
+    #: endpoint, which takes ETSI TS 102 204 messages in JSON
+    #: (:mod:`msign_soap.instruments.mssp`). Unset with ``demo_pki``: the
+    #: bundled simulator, mounted at ``{public_url}/mssp-sim/``; unset without
+    #: ``demo_pki``: no ``mobile`` instrument.
+    mssp_url: str | None = None
+    #: The service's ``AP_ID`` at the MSSP.
+    mssp_ap_id: str = "msign-soap"
+    #: The service's ``AP_PWD`` at the MSSP. With the bundled simulator and no
+    #: password, one is made once and kept in ``data_dir/mssp-sim``.
+    mssp_ap_password: str | None = None
+    #: Seconds the user has to confirm one content on the phone (the
+    #: ``TimeOut`` of each signature request; at most 600).
+    mssp_timeout: int = 180
+    #: Seconds to wait for the MSSP's answer to each HTTP request.
+    mssp_http_timeout: float = 10.0
+    #: Origin (``scheme://host:port``) of the signer on the user's machine that
+    #: the ``moldsign`` and ``nationalid`` instruments' page talks to: the
+    #: MoldSign app is at ``https://localhost.cts.md:18443``; the default is
+    #: ``msign-soap local-signer``'s. The page's Content-Security-Policy lets
+    #: its script connect to this origin only (and to the service).
+    local_signer_url: str = "http://127.0.0.1:18443"
     #: Extra settings for later features, kept so that a file may carry them.
     extra: Mapping[str, Any] = field(default_factory=dict)
 
@@ -121,6 +147,7 @@ class Config:
             "max_total_content_bytes",
             "pin_attempts",
             "pin_lockout",
+            "mssp_timeout",
         ):
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
@@ -155,6 +182,32 @@ class Config:
             raise ConfigurationError(
                 f"pkcs11_providers must name some of {', '.join(CLOUD_KEY_PROVIDERS)}, not {providers!r}"
             )
+        if self.mssp_url is not None and not _is_base_url(self.mssp_url, query=True):
+            raise ConfigurationError(f"mssp_url must be an absolute http:// or https:// URL, not {self.mssp_url!r}")
+        if self.mssp_url is not None and self.mssp_ap_password is None:
+            raise ConfigurationError("mssp_url needs mssp_ap_password (the service's AP_PWD at that MSSP)")
+        if not isinstance(self.mssp_ap_id, str) or not self.mssp_ap_id.strip():
+            raise ConfigurationError("mssp_ap_id must not be empty")
+        if self.mssp_ap_password is not None and (
+            not isinstance(self.mssp_ap_password, str) or not self.mssp_ap_password
+        ):
+            raise ConfigurationError("mssp_ap_password must not be empty")
+        if self.mssp_timeout > 600:
+            raise ConfigurationError(f"mssp_timeout must be at most 600 seconds, not {self.mssp_timeout}")
+        timeout = self.mssp_http_timeout
+        if isinstance(timeout, bool) or not isinstance(timeout, int | float) or not 0 < timeout <= 300:
+            raise ConfigurationError(
+                f"mssp_http_timeout must be a number of seconds above 0 and at most 300, not {timeout!r}"
+            )
+        if not _is_origin(self.local_signer_url):
+            raise ConfigurationError(
+                "local_signer_url must be an origin such as https://localhost.cts.md:18443, "
+                f"not {self.local_signer_url!r}"
+            )
+        if not isinstance(self.revocation_private_addresses, bool):
+            raise ConfigurationError(
+                f"revocation_private_addresses must be true or false, not {self.revocation_private_addresses!r}"
+            )
         if not isinstance(self.signature_appearance, bool):
             raise ConfigurationError(f"signature_appearance must be true or false, not {self.signature_appearance!r}")
 
@@ -185,6 +238,14 @@ def _is_base_url(value: object, *, query: bool = False) -> bool:
     return (
         parts.scheme in ("http", "https") and bool(parts.hostname) and (query or not parts.query) and not parts.fragment
     )
+
+
+def _is_origin(value: object) -> bool:
+    """An absolute http(s) URL with nothing after the host and port (a trailing ``/`` aside)."""
+    if not _is_base_url(value) or not isinstance(value, str):
+        return False
+    parts = urlsplit(value)
+    return parts.path in ("", "/") and "@" not in parts.netloc and not parts.query
 
 
 _FIELDS = {f.name: f for f in dataclasses.fields(Config) if f.name != "extra"}

@@ -17,15 +17,18 @@ __all__ = [
     "InvalidParameter",
     "KeyLocked",
     "MSignError",
+    "MsspError",
     "NotAvailable",
     "PinRejected",
     "RequestClosed",
     "RequestNotFound",
+    "ResultRejected",
     "SignatureMismatch",
     "SignerRejected",
     "SigningError",
     "SigningRefused",
     "TimestampError",
+    "UserFacingError",
     "WrongPin",
 ]
 
@@ -116,19 +119,23 @@ class RequestClosed(MSignError):
         self.status = status
 
 
-class SigningRefused(MSignError):
-    """The signing flow refused the signer or the signature and has ended the
-    request as ``Failure``.
+class UserFacingError(MSignError):
+    """An error the user is told about in their language.
 
-    :param message_id: the message ID of :mod:`msign_soap.i18n.messages`
-        stored as the failure reason; translate it to show it.
+    :param message_id: the message ID (:mod:`msign_soap.i18n.messages` or
+        :mod:`~msign_soap.i18n.pages`) to show; translate it to show it.
+    :param detail: what exactly failed, for the log (never shown to the user).
     """
 
     def __init__(self, message_id: str, detail: str | None = None) -> None:
         super().__init__(message_id)
         self.message_id = message_id
-        #: What exactly failed, for the log (never shown to the user).
         self.detail = detail
+
+
+class SigningRefused(UserFacingError):
+    """The signing flow refused the signer or the signature and has ended the
+    request as ``Failure``; ``message_id`` is stored as the failure reason."""
 
 
 class SignerRejected(SigningRefused):
@@ -140,18 +147,8 @@ class SignatureMismatch(SigningRefused):
     """A signature value does not verify under the certificate it was prepared for."""
 
 
-class PinRejected(MSignError):
-    """A cloud key did not unlock; the request is untouched (still ``Pending``).
-
-    :param message_id: the message ID of :mod:`msign_soap.i18n.messages` to
-        show the user; translate it to show it.
-    :param detail: what exactly failed, for the log (never shown to the user).
-    """
-
-    def __init__(self, message_id: str, detail: str | None = None) -> None:
-        super().__init__(message_id)
-        self.message_id = message_id
-        self.detail = detail
+class PinRejected(UserFacingError):
+    """A cloud key did not unlock; the request is untouched (still ``Pending``)."""
 
 
 class WrongPin(PinRejected):
@@ -172,3 +169,23 @@ class KeyLocked(PinRejected):
     def __init__(self, message_id: str, locked_until: datetime, detail: str | None = None) -> None:
         super().__init__(message_id, detail)
         self.locked_until = locked_until
+
+
+class MsspError(UserFacingError):
+    """The mobile signature service provider (MSSP) did not take a request,
+    or could not be reached; the sign request is untouched (still ``Pending``).
+
+    :param code: the ETSI TS 102 204 status code of the MSSP's fault, if it answered one.
+    """
+
+    def __init__(self, message_id: str, detail: str | None = None, *, code: int | None = None) -> None:
+        super().__init__(message_id, detail)
+        self.code = code
+
+
+class ResultRejected(UserFacingError):
+    """A signature made outside the service (the local signer's) is not
+    accepted for a content: over another document, not valid, without a
+    valid time-stamp, or with other changes to the PDF. Nothing is stored;
+    the request stays ``Pending``; ``message_id`` is one of :mod:`msign_soap.i18n.pages`.
+    """

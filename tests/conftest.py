@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import os
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -107,6 +108,12 @@ def minimal_pdf(text: str = "Hello", padding: int = 0, *, version: str = "1.7", 
         b"<< /Length %d >>\nstream\n" % len(stream) + stream + b"\nendstream",
         b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
     ]
+    return build_pdf(*objects, version=version)
+
+
+def build_pdf(*objects: bytes, version: str = "1.7") -> bytes:
+    """A PDF whose objects are ``objects`` (numbered from 1, the first the
+    catalog), with a correct classic xref table."""
     out = bytearray(b"%%PDF-%s\n%%\xe2\xe3\xcf\xd3\n" % version.encode())
     offsets = []
     for number, body in enumerate(objects, 1):
@@ -307,6 +314,43 @@ def softhsm(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 # -- browser tests ------------------------------------------------------------
+
+#: Debian's Chromium, which Playwright drives (no browser is downloaded).
+CHROMIUM = "/usr/bin/chromium"
+
+
+def chromium_missing() -> str | None:
+    """Why the browser tests cannot run here, or None."""
+    if not (Path(CHROMIUM).is_file() and os.access(CHROMIUM, os.X_OK)):
+        return f"Debian's chromium is not installed ({CHROMIUM})"
+    try:
+        import playwright.sync_api  # noqa: F401
+    except ImportError:
+        return "playwright is not installed"
+    return None
+
+
+@pytest.fixture(scope="module")
+def chromium() -> Iterator[Any]:
+    """Headless Chromium for one test module (per module: while Playwright's
+    sync API is open, this thread cannot run the service's asyncio code)."""
+    reason = chromium_missing()
+    if reason is not None:
+        if os.environ.get("CI"):
+            pytest.fail(f"{reason}; the browser tests must run in CI")
+        pytest.skip(reason)
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(
+            executable_path=CHROMIUM,
+            headless=True,
+            args=["--disable-background-networking", "--disable-component-update", "--no-first-run", "--disable-sync"],
+        )
+        try:
+            yield browser
+        finally:
+            browser.close()
 
 
 def in_thread(function: Callable[..., Any], *args: Any) -> Any:

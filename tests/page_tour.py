@@ -26,13 +26,16 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
+from .conftest import CHROMIUM
+
 ROOT = Path(__file__).resolve().parent.parent
-CHROMIUM = "/usr/bin/chromium"
+
 LANGUAGES = ("ro", "ru", "en")
 #: The axe-core rule tags of WCAG 2.1 level A and AA.
 WCAG_21_AA = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
 ION = "2004001234567"
 ION_PIN = "4567"
+ION_MSISDN = "37360000001"
 HOSTILE = '<script>alert("x")</script> & <b>bold</b>'
 
 
@@ -76,6 +79,7 @@ class Tour:
         self.out = out
         self.axe = axe
         self.serial = 0
+        self._signed_pdf: bytes | None = None
 
     # -- requests in each state ------------------------------------------------
 
@@ -93,6 +97,18 @@ class Tour:
         request = SignRequestInput(content_type, contents, "Tour", content_description=description)
         requests = self.service.requests
         return str(requests.post(requests.demo_consumer(), request))
+
+    def signed_pdf(self) -> dict[str, Any]:
+        """A PDF Ion Popescu signed, as a Playwright file payload (made once)."""
+        from .conftest import in_thread
+
+        if self._signed_pdf is None:
+            request_id = self.post("Pdf")
+            in_thread(self.service.instruments["securesign"].sign, request_id, ION, ION_PIN)
+            self._signed_pdf = (
+                self.service.requests.get(self.service.requests.demo_consumer(), request_id, "en").results[0].signature
+            )
+        return {"name": "signed.pdf", "mimeType": "application/pdf", "buffer": self._signed_pdf}
 
     def entry(self, request_id: str, lang: str, **extra: str) -> str:
         params = {"ReturnUrl": self.return_url, "RelayState": "tour", "lang": lang, **extra}
@@ -142,6 +158,33 @@ class Tour:
         def bad_return_url(page: Any, lang: str) -> None:
             page.goto(f"{self.url}/{self.post()}?{urlencode({'ReturnUrl': 'ftp://example', 'lang': lang})}")
 
+        def mobile_form(page: Any, lang: str) -> None:
+            page.goto(self.entry(self.post(), lang))
+            page.click("[data-instrument=mobile]")
+            page.wait_for_selector("input[name=msisdn]")
+
+        def mobile_progress(page: Any, lang: str) -> None:
+            page.goto(self.entry(self.post(), lang))
+            page.click("[data-instrument=mobile]")
+            page.fill("input[name=idnp]", ION)
+            page.fill("input[name=msisdn]", ION_MSISDN[3:])
+            page.click("[data-action=sign]")
+            page.wait_for_selector("[data-verification-code]")
+
+        def phone(page: Any, lang: str) -> None:
+            # the simulator's phone with the request of the progress page (its pages are in English)
+            page.goto(f"{self.url}/mssp-sim/phone/{ION_MSISDN}")
+            page.wait_for_selector("[data-action=approve]")
+
+        def verify_form(page: Any, lang: str) -> None:
+            page.goto(f"{self.url}/verify?lang={lang}")
+
+        def verify_report(page: Any, lang: str) -> None:
+            page.goto(f"{self.url}/verify?lang={lang}")
+            page.set_input_files("input[name=signature]", [self.signed_pdf()])
+            with page.expect_navigation():
+                page.click("[data-action=verify]")
+
         return [
             ("index", index),
             ("choice", choice),
@@ -151,6 +194,11 @@ class Tour:
             ("result-cancelled", cancelled),
             ("error-unknown-request", unknown_request),
             ("error-bad-return-url", bad_return_url),
+            ("mobile-form", mobile_form),
+            ("mobile-progress", mobile_progress),
+            ("mssp-simulator-phone", phone),
+            ("verify-form", verify_form),
+            ("verify-report", verify_report),
         ]
 
     def run(self, languages: tuple[str, ...] = LANGUAGES) -> list[PageVisit]:
@@ -194,22 +242,24 @@ def tour(browser: Any, out: Path, data_dir: Path) -> Iterator[Tour]:
     """The service and a stand-in e-service on loopback, and a tour of them."""
     from werkzeug.wrappers import Response
 
-    from .conftest import make_service
-    from .test_browser import serve
+    from msign_soap.app import create_app
+    from msign_soap.config import load_config
+
+    from . import pki_support
 
     def eservice(environ: dict, start_response: Callable) -> Any:
         body = '<!DOCTYPE html><html lang="en"><title>E-service</title><h1>E-service</h1></html>'
         return Response(body, content_type="text/html; charset=utf-8")(environ, start_response)
 
-    service = make_service(data_dir)
-    url, stop = serve(service)
-    back, stop_back = serve(eservice)
-    try:
-        yield Tour(browser, url, service, back + "/back", out, axe_source())
-    finally:
-        stop_back()
-        stop()
-        service.close()
+    pki_support.seed_demo_pki(data_dir)
+    # the service's public URL is its own: the mobile instrument calls the simulator mounted under it
+    with pki_support.serve() as (url, server), pki_support.serve(eservice) as (back, _):
+        service = create_app(load_config(environ={}, data_dir=data_dir, public_url=url))
+        server.app = service
+        try:
+            yield Tour(browser, url, service, back + "/back", out, axe_source())
+        finally:
+            service.close()
 
 
 def main(argv: list[str]) -> int:

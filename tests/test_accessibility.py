@@ -8,7 +8,6 @@ import os
 import pytest
 
 from .page_tour import WCAG_21_AA, axe_source, tour
-from .test_browser import chromium  # noqa: F401 - the fixture
 
 pytestmark = pytest.mark.browser
 
@@ -22,7 +21,7 @@ def _axe() -> str:
     return source
 
 
-def test_axe_finds_a_violation(chromium):  # noqa: F811
+def test_axe_finds_a_violation(chromium):
     """The check can fail: an unlabelled input and low contrast are found."""
     page = chromium.new_page()
     try:
@@ -37,7 +36,7 @@ def test_axe_finds_a_violation(chromium):  # noqa: F811
     assert {"label", "color-contrast"} <= {v["id"] for v in result["violations"]}
 
 
-def test_every_page_is_accessible_and_logs_no_error(chromium, tmp_path):  # noqa: F811
+def test_every_page_is_accessible_and_logs_no_error(chromium, tmp_path):
     _axe()
     with tour(chromium, tmp_path / "shots", tmp_path / "data") as t:
         visits = t.run()

@@ -20,24 +20,15 @@ import pytest
 from werkzeug.serving import make_server
 from werkzeug.wrappers import Request, Response
 
+from msign_soap.core import SignContentInput
+
 from .conftest import FrozenClock, make_service, save_screenshot_if_failed, soap_client
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM = "/usr/bin/chromium"
 ION = "2004001234567"
 ION_PIN = "4567"  # securesign: the last 4 digits of the IDNP
 TIMEOUT_MS = 20_000
-
-
-def _missing() -> str | None:
-    if not (Path(CHROMIUM).is_file() and os.access(CHROMIUM, os.X_OK)):
-        return f"Debian's chromium is not installed ({CHROMIUM})"
-    try:
-        import playwright.sync_api  # noqa: F401
-    except ImportError:
-        return "playwright is not installed"
-    return None
 
 
 @dataclass
@@ -70,27 +61,6 @@ def serve(app: Any) -> tuple[str, Callable[[], None]]:
         thread.join(timeout=10)
 
     return f"http://127.0.0.1:{server.server_port}", stop
-
-
-@pytest.fixture(scope="module")
-def chromium() -> Iterator[Any]:
-    reason = _missing()
-    if reason is not None:
-        if os.environ.get("CI"):
-            pytest.fail(f"{reason}; the browser tests must run in CI")
-        pytest.skip(reason)
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        browser = p.chromium.launch(
-            executable_path=CHROMIUM,
-            headless=True,
-            args=["--disable-background-networking", "--disable-component-update", "--no-first-run", "--disable-sync"],
-        )
-        try:
-            yield browser
-        finally:
-            browser.close()
 
 
 @pytest.fixture(scope="module")
@@ -385,3 +355,43 @@ def test_a_hostile_content_description_is_shown_inert(site, eservice, page):
     assert page.evaluate("typeof window.pwned") == "undefined"
     assert page.locator("main img, main script, main b").count() == 0
     assert not errors
+
+
+# -- the verification page -----------------------------------------------------
+
+
+def pdf_file(data: bytes) -> dict[str, Any]:
+    return {"name": "act.pdf", "mimeType": "application/pdf", "buffer": data}
+
+
+def test_verify_page_with_a_valid_and_an_altered_pdf(site, page):
+    from .conftest import in_thread, minimal_pdf
+    from .test_signing_flow import post, sign, status
+
+    url, service = site
+
+    def signed() -> bytes:
+        request_id = post(service, "Pdf", [SignContentInput(minimal_pdf("Verified act"))], signer=None)
+        sign(service, request_id)
+        return bytes(status(service, request_id).results[0].signature)
+
+    pdf = in_thread(signed)
+    altered = pdf.replace(b"(Verified act)", b"(Verified axt)")
+    assert altered != pdf
+    for document, valid, verdict in ((pdf, "Valid", "valid"), (altered, "Not valid", "altered")):
+        page.goto(f"{url}/verify?lang=en")
+        page.set_input_files("input[name=signature]", [pdf_file(document)])
+        with page.expect_navigation():
+            page.click("[data-action=verify]")
+        assert page.locator("h1").inner_text() == "Verification report"
+        assert page.locator("#verdict").inner_text() == valid
+        assert page.locator("[data-verdict]").get_attribute("data-verdict") == verdict
+        assert "SERIALNUMBER=2004001234567" in page.locator("[data-signature='1']").inner_text()
+
+    # the same report as a file to keep
+    page.goto(f"{url}/verify?lang=ro")
+    page.set_input_files("input[name=signature]", [pdf_file(pdf)])
+    with page.expect_download() as download:
+        page.click("[data-action=download]")
+    saved = Path(download.value.path()).read_text()
+    assert "Semnătura este validă" in saved and download.value.suggested_filename == "verification-act.pdf.html"

@@ -96,6 +96,7 @@ def test_demo_users_prints_the_people_and_pins_of_the_data_directory(tmp_path):
     assert set(people) == {"Ion Popescu", "Maria Rusu", "Vasile Ceban", "Elena Ciobanu", "Andrei Munteanu"}
     assert people["Elena Ciobanu"]["revoked"] and not people["Ion Popescu"]["revoked"]
     assert people["Vasile Ceban"]["idno"] == "1003600150048"
+    assert people["Ion Popescu"]["msisdn"] == "37360000001" and people["Ion Popescu"]["sim_pin"] == "1111"
     # the printed PINs open that person's keys in this data directory
     maria = people["Maria Rusu"]
     service = make_service(tmp_path)
@@ -106,3 +107,53 @@ def test_demo_users_prints_the_people_and_pins_of_the_data_directory(tmp_path):
             assert status(service, request_id).status == SignStatus.SUCCESS
     finally:
         service.close()
+
+
+def test_verify_command(tmp_path):
+    import hashlib
+    import json
+
+    from msign_soap.core import ExpectedSigner, SignContentInput
+
+    from .conftest import make_service, minimal_pdf
+    from .pki_support import seed_demo_pki
+    from .test_signing_flow import ION, post, sign, status
+
+    data = tmp_path / "data"
+    seed_demo_pki(data)
+    service = make_service(tmp_path)
+    try:
+        request_id = post(service, "Pdf", [SignContentInput(minimal_pdf("Act"))], signer=ExpectedSigner(ION))
+        sign(service, request_id)
+        pdf = status(service, request_id).results[0].signature
+        request_id = post(service, contents=[SignContentInput(hashlib.sha1(b"doc").digest(), "c1")])
+        sign(service, request_id)
+        xades = status(service, request_id).results[0].signature
+    finally:
+        service.close()
+    (tmp_path / "signed.pdf").write_bytes(pdf)
+    (tmp_path / "altered.pdf").write_bytes(pdf.replace(b"(Act)", b"(Axt)"))
+    (tmp_path / "signature.xml").write_bytes(xades)
+
+    def run(*args: str) -> subprocess.CompletedProcess:
+        command = [sys.executable, "-m", "msign_soap.cli", "verify", *args, "--data-dir", str(data)]
+        return subprocess.run(command, capture_output=True, text=True, timeout=120)
+
+    valid = run(str(tmp_path / "signed.pdf"), "--lang", "en", "--json")
+    assert valid.returncode == 0, valid.stderr
+    report = json.loads(valid.stdout)
+    assert (report["valid"], report["message"]) == (True, "The signature is valid")
+    assert [s["subject"].endswith("SERIALNUMBER=" + ION) for s in report["signatures"]] == [True]
+
+    altered = run(str(tmp_path / "altered.pdf"), "--lang", "en")
+    assert altered.returncode == 1
+    assert "altered" in altered.stdout
+
+    assert run(str(tmp_path / "signature.xml"), "--hash", hashlib.sha1(b"doc").hexdigest()).returncode == 0
+    wrong = run(str(tmp_path / "signature.xml"), "--hash", hashlib.sha1(b"other").hexdigest(), "--lang", "en")
+    assert wrong.returncode == 1
+    assert wrong.stdout.splitlines()[0].endswith(": The signature is not over the given hash")
+    assert "HASH_FAILURE" in wrong.stdout
+
+    no_hash = run(str(tmp_path / "signature.xml"))
+    assert no_hash.returncode == 2 and "--hash" in no_hash.stderr and "Traceback" not in no_hash.stderr

@@ -88,8 +88,13 @@ def test_missing_request_id_is_invalid_parameter(client, request_id):
     assert fault.message == "requestID is required"
 
 
-def test_verify_signatures_says_it_is_not_available(client):
-    fault = call(client, "VerifySignatures", **VERIFY_ARGS)
+def test_verify_signatures_without_trust_anchors_says_it_is_not_available(tmp_path):
+    service = make_service(tmp_path, demo_pki=False)
+    try:
+        client = soap_client("http://testserver/MSign.svc", WsgiTransport(service))
+        fault = call(client, "VerifySignatures", **VERIFY_ARGS)
+    finally:
+        service.close()
     assert fault.code == "s:Server"
     assert "VerifySignatures is not available" in fault.message
 

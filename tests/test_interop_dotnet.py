@@ -275,23 +275,12 @@ def test_invalid_expected_signer_faults_invalid_parameter(dotnet_client, live_se
     assert run["fault.reason"], run.describe()
 
 
-def test_verify_signatures_gives_a_clear_fault(dotnet_client, live_server):
-    """VerifySignatures is not implemented yet: WCF must get a real, explicit fault.
-
-    The server answers a standard ``s:Server`` fault (the MSign contract has no
-    code for "not available"), so WCF reads Code.Name "Server" qualified with
-    the SOAP envelope namespace; a bare, service-specific code would do as
-    well. What must not happen is a transport error, an unqualified generic
-    code, or the opaque internal-error text.
-    """
-    run = dotnet_client.fault("verify", live_server.soap_url)
-    assert run["fault.type"] == "System.ServiceModel.FaultException", run.describe()
-    code, namespace = run["fault.code"], run["fault.code_namespace"]
-    assert code, run.describe()
-    if code in GENERIC_FAULT_CODES:
-        assert (code, namespace) == ("Server", SOAP_ENV_NS), run.describe()
-    else:
-        assert namespace == "", run.describe()  # bare contract-style code
-    reason = run["fault.reason"] or ""
-    assert "VerifySignatures" in reason and "not available" in reason, run.describe()
-    assert "internal error" not in reason.lower(), run.describe()
+def test_verify_signatures_answers_a_result_per_content(dotnet_client, live_server):
+    """The client posts a Hash content with a signature that is no XAdES at all:
+    WCF reads the contract's answer, an invalid result with a message (in
+    Romanian, the default), not a fault."""
+    run = dotnet_client.ok("verify", live_server.soap_url)
+    assert run["results.count"] == "1", run.describe()
+    assert run["result.0.signatures_valid"] == "false", run.describe()
+    assert run["result.0.correlation_id"], run.describe()
+    assert run["result.0.message"].startswith("Semnătura nu a putut fi citită"), run.describe()

@@ -126,8 +126,8 @@ def pdfsig(pdf: bytes, tmp_path: Path, trust_root: bytes | None = None) -> list[
 
     Without ``trust_root``: ``pdfsig -nocert`` (signature and coverage only)
     with ``HOME`` in ``tmp_path``, so no user NSS database is read. With it:
-    an NSS database holding ``trust_root`` as a trusted CA (made with
-    ``certutil``, package libnss3-tools) and ``pdfsig -nssdir sql:DIR``.
+    an NSS database holding ``trust_root`` as a trusted CA (:func:`nss_database`)
+    and ``pdfsig -nssdir sql:DIR``.
     """
     if shutil.which("pdfsig") is None:
         pytest.skip("pdfsig (poppler-utils) is not installed")
@@ -137,25 +137,35 @@ def pdfsig(pdf: bytes, tmp_path: Path, trust_root: bytes | None = None) -> list[
     if trust_root is None:
         command = ["pdfsig", "-nocert", str(path)]
     else:
-        nss = tmp_path / "nssdb"
-        if not nss.exists():
-            nss.mkdir()
-            (tmp_path / "root.der").write_bytes(trust_root)
-            for args in (
-                ["-N", "--empty-password"],
-                ["-A", "-n", "root", "-t", "C,C,C", "-i", str(tmp_path / "root.der")],
-            ):
-                subprocess.run(["certutil", "-d", f"sql:{nss}", *args], check=True, capture_output=True, timeout=60)
-        command = ["pdfsig", "-nssdir", f"sql:{nss}", str(path)]
+        command = ["pdfsig", "-nssdir", f"sql:{nss_database(tmp_path / 'nssdb', trust_root)}", str(path)]
     run = subprocess.run(command, capture_output=True, text=True, timeout=60, env=env)
+    signatures = parse_pdfsig(run.stdout)
+    assert signatures, run.stdout + run.stderr
+    return signatures
+
+
+def nss_database(directory: Path, trust_root: bytes) -> Path:
+    """An NSS database in ``directory`` (made once) trusting ``trust_root`` as a CA (``certutil``)."""
+    if not directory.exists():
+        directory.mkdir(parents=True)
+        (directory / "root.der").write_bytes(trust_root)
+        for args in (
+            ["-N", "--empty-password"],
+            ["-A", "-n", "root", "-t", "C,C,C", "-i", str(directory / "root.der")],
+        ):
+            subprocess.run(["certutil", "-d", f"sql:{directory}", *args], check=True, capture_output=True, timeout=60)
+    return directory
+
+
+def parse_pdfsig(stdout: str) -> list[dict[str, str]]:
+    """pdfsig's report: one dict per signature, from its ``- Key: value`` lines."""
     signatures: list[dict[str, str]] = []
-    for line in run.stdout.splitlines():
+    for line in stdout.splitlines():
         if re.match(r"^Signature #\d+:", line):
             signatures.append({})
         elif (match := re.match(r"^\s+- (.*)$", line)) and signatures:
             key, _, value = match.group(1).partition(": ")
             signatures[-1][key] = value
-    assert signatures, run.stdout + run.stderr
     return signatures
 
 

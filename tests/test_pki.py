@@ -70,6 +70,11 @@ def revoked_person(pki: DemoPki) -> Identity:
     return person
 
 
+def revoked_sim(pki: DemoPki) -> Identity:
+    (sim,) = [s for s in pki.sims.values() if s.revoked]
+    return sim
+
+
 def attribute(name: x509.Name, oid: x509.ObjectIdentifier) -> str | None:
     values = name.get_attributes_for_oid(oid)
     assert len(values) <= 1
@@ -197,7 +202,7 @@ def test_create_app_reuses_a_seeded_pki(tmp_path: Path, demo_pki_template: Path)
 
 def test_keys_are_private_files(template_pki: DemoPki) -> None:
     keys = list((template_pki.directory / "keys").glob("*.key.pem"))
-    assert len(keys) == 4 + len(DEMO_PEOPLE)
+    assert len(keys) == 4 + 2 * len(DEMO_PEOPLE)  # a person's key and their SIM card's
     assert {k.stat().st_mode & 0o777 for k in keys} == {0o600}
 
 
@@ -417,7 +422,8 @@ def openssl(*args: str, cwd: Path, check: bool = True) -> subprocess.CompletedPr
 
 def test_crls(pki: DemoPki, live: LiveService) -> None:
     for name, issuer, revoked in [
-        ("issuing", pki.issuing_ca, {revoked_person(pki).serial_number}),
+        # the revoked person's certificate, and her SIM card's
+        ("issuing", pki.issuing_ca, {revoked_person(pki).serial_number, revoked_sim(pki).serial_number}),
         ("root", pki.root, set()),
     ]:
         reply = requests.get(live.url + CRL_PATHS[name], timeout=30)

@@ -12,6 +12,7 @@ one database) cannot finish a request twice.
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -68,8 +69,11 @@ _CONTENT_COLUMNS = (
 )
 
 
+_REQUEST_ID = re.compile("[0-9a-f]{32}")
+
+
 def _is_request_id(value: str) -> bool:
-    return len(value) == 32 and all(c in "0123456789abcdef" for c in value)
+    return _REQUEST_ID.fullmatch(value) is not None
 
 
 @dataclass(frozen=True)
@@ -103,14 +107,22 @@ class RequestService:
                 m.SignRequest.failure_reason,
             ).where(m.SignRequest.request_id == slot("request_id")),
         )
-        self._select_results = Prepared(
+        # GetSignResponse reads a request and its results in one statement.
+        self._select_request_results = Prepared(
             store.db,
-            m.SignContent.select(
+            m.SignRequest.select(
+                m.SignRequest.request_id,
+                m.SignRequest.consumer,
+                m.SignRequest.status,
+                m.SignRequest.expires_at,
+                m.SignRequest.failure_reason,
+                m.SignContent.position,
                 m.SignContent.correlation_id,
                 m.SignContent.certificate,
                 m.SignContent.signature,
             )
-            .where(m.SignContent.request == slot("request_id"))
+            .join(m.SignContent, pw.JOIN.LEFT_OUTER, on=(m.SignContent.request == m.SignRequest.request_id))
+            .where(m.SignRequest.request_id == slot("request_id"))
             .order_by(m.SignContent.position),
         )
         self._insert_request = PreparedInsert(store.db, m.SignRequest, _REQUEST_COLUMNS)
@@ -207,17 +219,23 @@ class RequestService:
         """
         if not request_id:
             raise InvalidParameter("requestID", "is required")
+        if not _is_request_id(request_id):
+            raise RequestNotFound()
         with self.store.db.connection_context():
-            row = self._load(request_id)
+            rows = self._select_request_results.rows(request_id)
+            if not rows:
+                raise RequestNotFound()
+            row = rows[0]
             if row.consumer != consumer.id:
                 raise AuthorizationFailed()
             if row.status == SignStatus.PENDING.value and row.expires_at <= self.clock():
                 self._finish(row.request_id, SignStatus.EXPIRED, finished_at=row.expires_at)
-                row = self._load(request_id)
-            status = SignStatus(row.status)
-            if status is SignStatus.PENDING:
-                return SignResponse(status=status)
-            contents = self._select_results.rows(row.request_id)
+                rows = self._select_request_results.rows(request_id)
+                row = rows[0]
+        status = SignStatus(row.status)
+        if status is SignStatus.PENDING:
+            return SignResponse(status=status)
+        contents = [r for r in rows if r.position is not None]
         if status is SignStatus.SUCCESS:
             results = [SignResultOutput(c.correlation_id, bytes(c.certificate), bytes(c.signature)) for c in contents]
             return SignResponse(status=status, results=results)

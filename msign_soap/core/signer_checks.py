@@ -25,6 +25,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from cryptography import x509
 from cryptography.x509.oid import NameOID
@@ -67,6 +68,16 @@ class SignerExpectation:
     delegator_type: DelegatorType = DelegatorType.NONE
     delegator_id: str | None = None
     role_id: int = 0
+
+    @classmethod
+    def of(cls, request: Any) -> SignerExpectation:
+        """The expectation of a stored ``SignRequest`` row."""
+        return cls(
+            signer_id=request.expected_signer_id if request.has_expected_signer else None,
+            delegator_type=DelegatorType(request.delegator_type),
+            delegator_id=request.delegator_id,
+            role_id=request.delegated_role_id or 0,
+        )
 
 
 def idnp_from_serial_number(value: str) -> str | None:

@@ -50,7 +50,7 @@ from ..signing import XadesDraft, finish_pades, finish_xades, prepare_pades, pre
 from ..signing.timestamp import Timestamper
 from ..signing.xmldsig import SIGNATURE_RSA_SHA256, check_signature_value
 from .delegations import DelegationRegistry
-from .model import ContentType, DelegatorType
+from .model import ContentType
 from .requests import RequestService
 from .signer_checks import SignerExpectation, check_expected_signer, signer_identity
 from .signing_store import DraftStore, StoredDraft
@@ -145,7 +145,7 @@ class SigningService:
         try:
             chain = checker.check(certificate_der, [bytes(c) for c in chain_der], now)
             identity = signer_identity(load_certificate(certificate_der))
-            check_expected_signer(identity, _expectation(request.row), self.delegations.allows)
+            check_expected_signer(identity, SignerExpectation.of(request.row), self.delegations.allows)
         except SignerRejected as e:
             log.info("request %s: signer refused: %s (%s)", request_id, e.message_id, e.detail)
             self._fail(request_id, e.message_id)
@@ -301,12 +301,3 @@ def _to_be_signed(position: int, stored: StoredDraft, correlation_id: str | None
     else:
         algorithm = draft.signature_algorithm
     return ToBeSigned(position, correlation_id, data, hashlib.sha256(data).digest(), algorithm)
-
-
-def _expectation(request: Any) -> SignerExpectation:
-    return SignerExpectation(
-        signer_id=request.expected_signer_id if request.has_expected_signer else None,
-        delegator_type=DelegatorType(request.delegator_type),
-        delegator_id=request.delegator_id,
-        role_id=request.delegated_role_id or 0,
-    )

@@ -9,11 +9,17 @@ __all__ = [
     "ATTEMPTS_LEFT",
     "BAD_CSRF",
     "BAD_CSRF_TITLE",
+    "DOCUMENT_K_OF_N",
+    "ENTER_MSISDN",
     "INSTRUMENT_NAMES",
     "INVALID_IDNP",
     "INVALID_MSISDN",
     "INVALID_REQUEST_TITLE",
     "INVALID_RETURN_URL",
+    "LOCAL_DOCUMENT_CHANGED",
+    "LOCAL_INVALID_SIGNATURE",
+    "LOCAL_NO_TIMESTAMP",
+    "LOCAL_WRONG_DOCUMENT",
     "MISSING_RETURN_URL",
     "NOT_FOUND",
     "NOT_FOUND_TITLE",
@@ -51,3 +57,15 @@ MISSING_PIN = N_("Enter the PIN.")
 #: ``{n}``: wrong PINs left before the key is locked.
 ATTEMPTS_LEFT = N_("Attempts left before the key is locked: {n}.")
 SIGNING_FAILED = N_("The documents could not be signed because of an internal error. Please try again later.")
+
+# The mobile signature form and progress page (templates/mobile_*.html).
+ENTER_MSISDN = N_("Enter the mobile phone number: 8 digits after +373.")
+#: ``{k}`` of ``{n}`` contents is being signed on the phone.
+DOCUMENT_K_OF_N = N_("Document {k} of {n}")
+
+# Why a local signer's result (moldsign, nationalid) was not accepted; the
+# request stays Pending (errors.ResultRejected).
+LOCAL_WRONG_DOCUMENT = N_("The signing application returned a signature of another document.")
+LOCAL_INVALID_SIGNATURE = N_("The signing application returned a signature that is not valid.")
+LOCAL_NO_TIMESTAMP = N_("The signature from the signing application has no valid time-stamp.")
+LOCAL_DOCUMENT_CHANGED = N_("The signing application changed the document besides signing it.")

@@ -2,7 +2,17 @@
 
 from __future__ import annotations
 
-from .api import CLOUD_KEY, CloudKeyInstrument, Instrument
+from .api import (
+    CLOUD_KEY,
+    LOCAL_SIGNER,
+    MOBILE,
+    CloudKeyInstrument,
+    Instrument,
+    LocalSignerInstrument,
+    LocalSignerProgress,
+    MobileInstrument,
+    MobileProgress,
+)
 from .cloudkey import (
     CLOUD_KEY_PROVIDERS,
     DEMO_PINS,
@@ -11,6 +21,9 @@ from .cloudkey import (
     demo_pin,
 )
 from .keystore import DEFAULT_KDF, DEMO_KDF, KdfParams, Keystore
+from .local_signer import LOCAL_SIGNER_NAMES, LocalSigner, create_local_signers
+from .mobile import MobileSignature
+from .mssp import MsspClient
 
 __all__ = [
     "CLOUD_KEY",
@@ -18,11 +31,22 @@ __all__ = [
     "DEFAULT_KDF",
     "DEMO_KDF",
     "DEMO_PINS",
+    "LOCAL_SIGNER",
+    "LOCAL_SIGNER_NAMES",
+    "MOBILE",
     "CloudKeyInstrument",
     "Instrument",
     "KdfParams",
     "Keystore",
+    "LocalSigner",
+    "LocalSignerInstrument",
+    "LocalSignerProgress",
+    "MobileInstrument",
+    "MobileProgress",
+    "MobileSignature",
+    "MsspClient",
     "SoftwareCloudKey",
     "create_cloud_keys",
+    "create_local_signers",
     "demo_pin",
 ]

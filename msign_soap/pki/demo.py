@@ -18,20 +18,27 @@ Hierarchy (RSA 2048, SHA-256, random 63-bit serial numbers; valid from
 
 Demo people (subject ``CN=<name>, GN, SN, SERIALNUMBER=<IDNP>, C=MD``):
 
-=================  ==============  =====================================================
-name               IDNP            notes
-=================  ==============  =====================================================
-Ion Popescu        2004001234567
-Maria Rusu         2001002345678
-Vasile Ceban       2002003456787   signs for ``Întreprinderea Demonstrativă SRL``, IDNO
-                                   1003600150048: ``O=Întreprinderea Demonstrativă SRL
-                                   1003600150048`` (as MSign writes it) and
-                                   ``organizationIdentifier=NTRMD-1003600150048``
-                                   (ETSI EN 319 412-1 §5.1.4)
-Elena Ciobanu      2003004567896   **revoked** (keyCompromise, since 2026-01-02): listed
-                                   in the CRL, ``revoked`` from OCSP
-Andrei Munteanu    2005005678902
-=================  ==============  =====================================================
+=================  ==============  ===========  =======  ==================================================
+name               IDNP            MSISDN       SIM PIN  notes
+=================  ==============  ===========  =======  ==================================================
+Ion Popescu        2004001234567   37360000001  1111
+Maria Rusu         2001002345678   37360000002  2222
+Vasile Ceban       2002003456787   37360000003  3333     signs for ``Întreprinderea Demonstrativă SRL``,
+                                                         IDNO 1003600150048: ``O=Întreprinderea
+                                                         Demonstrativă SRL 1003600150048`` (as MSign
+                                                         writes it) and ``organizationIdentifier=
+                                                         NTRMD-1003600150048`` (ETSI EN 319 412-1 §5.1.4)
+Elena Ciobanu      2003004567896   37360000004  4444     **revoked** (keyCompromise, since 2026-01-02):
+                                                         listed in the CRL, ``revoked`` from OCSP
+Andrei Munteanu    2005005678902   37360000005  5555
+=================  ==============  ===========  =======  ==================================================
+
+Each person also has a SIM card for the mobile signature: a second key and
+certificate (label ``<person>-sim``, the same subject), held by the bundled
+MSSP simulator under the phone number (MSISDN) and unlocked there by the SIM
+PIN — the last digit of the MSISDN, four times. Elena Ciobanu's SIM
+certificate is revoked with her other one. A PKI generated before SIM cards
+existed has none (:attr:`DemoPki.sims` is empty); delete it to get them.
 
 Certificates point (CRLDistributionPoints, AuthorityInfoAccess) at URLs under
 the public base URL given at generation, in certomancer's layout (its PKI
@@ -44,7 +51,7 @@ architecture is named ``pki``), served by :mod:`msign_soap.pki.services`:
 Files: ``demo-pki.json`` (written last: its presence marks a complete PKI),
 ``certomancer.yml`` (the certomancer configuration it was generated from;
 ``certomancer --config certomancer.yml animate`` serves the same URLs),
-``certs/<label>.crt`` (DER), ``keys/<label>.key.pem`` (PKCS #8, unencrypted,
+``certs/<label>.crt`` (DER; the SIM cards' ``<label>-sim.crt``), ``keys/<label>.key.pem`` (PKCS #8, unencrypted,
 mode 0600) and ``keys/<label>.pub.pem``. This is demo material: the private
 keys of every "person" sit unprotected on disk.
 """
@@ -99,6 +106,8 @@ class DemoPerson:
     given_name: str
     surname: str
     idnp: str
+    #: The phone number of the person's mobile signature SIM card (``373XXXXXXXX``).
+    msisdn: str
     organization: str | None = None
     idno: str | None = None
     revoked: bool = False
@@ -107,20 +116,31 @@ class DemoPerson:
     def name(self) -> str:
         return f"{self.given_name} {self.surname}"
 
+    @property
+    def sim_label(self) -> str:
+        """The label of the SIM card's certificate and key files."""
+        return f"{self.label}-sim"
+
+    @property
+    def sim_pin(self) -> str:
+        """The documented PIN of the SIM card: the MSISDN's last digit, four times."""
+        return self.msisdn[-1] * 4
+
 
 DEMO_PEOPLE: tuple[DemoPerson, ...] = (
-    DemoPerson("ion-popescu", "Ion", "Popescu", "2004001234567"),
-    DemoPerson("maria-rusu", "Maria", "Rusu", "2001002345678"),
+    DemoPerson("ion-popescu", "Ion", "Popescu", "2004001234567", "37360000001"),
+    DemoPerson("maria-rusu", "Maria", "Rusu", "2001002345678", "37360000002"),
     DemoPerson(
         "vasile-ceban",
         "Vasile",
         "Ceban",
         "2002003456787",
+        "37360000003",
         organization="Întreprinderea Demonstrativă SRL",
         idno="1003600150048",
     ),
-    DemoPerson("elena-ciobanu", "Elena", "Ciobanu", "2003004567896", revoked=True),
-    DemoPerson("andrei-munteanu", "Andrei", "Munteanu", "2005005678902"),
+    DemoPerson("elena-ciobanu", "Elena", "Ciobanu", "2003004567896", "37360000004", revoked=True),
+    DemoPerson("andrei-munteanu", "Andrei", "Munteanu", "2005005678902", "37360000005"),
 )
 
 
@@ -130,6 +150,8 @@ class DemoPki:
 
     :param people: the demo people's identities by IDNP.
     :param revocations: the certificates the issuing CA has revoked.
+    :param sims: the demo people's SIM card identities (mobile signature) by
+        MSISDN; empty for a PKI generated before SIM cards existed.
     """
 
     directory: Path
@@ -140,11 +162,12 @@ class DemoPki:
     ocsp_responder: Identity
     people: Mapping[str, Identity]
     revocations: tuple[Revocation, ...] = field(default=())
+    sims: Mapping[str, Identity] = field(default_factory=dict)
 
     @property
     def issued_serials(self) -> frozenset[int]:
         """Serial numbers of every certificate the issuing CA issued."""
-        issued = [self.tsa, self.ocsp_responder, *self.people.values()]
+        issued = [self.tsa, self.ocsp_responder, *self.people.values(), *self.sims.values()]
         return frozenset(i.serial_number for i in issued)
 
     def url(self, path: str) -> str:
@@ -240,10 +263,30 @@ def _read(directory: Path) -> DemoPki:
             )
             people[p["idnp"]] = person
         serials = {p["label"]: people[p["idnp"]].serial_number for p in manifest["people"]}
-        revocations = tuple(
+        revocations = [
             Revocation(serials[label], datetime.fromisoformat(r["date"]), x509.ReasonFlags[r["reason"]])
             for label, r in revoked.items()
-        )
+        ]
+        sims = {}
+        for s in manifest.get("sims", ()):  # absent from PKIs made before SIM cards
+            sim_revocation = s.get("revocation")
+            sims[s["msisdn"]] = identity(
+                s["label"],
+                below,
+                name=people[s["idnp"]].name,
+                idnp=s["idnp"],
+                idno=people[s["idnp"]].idno,
+                organization=people[s["idnp"]].organization,
+                revoked=sim_revocation is not None,
+            )
+            if sim_revocation is not None:
+                revocations.append(
+                    Revocation(
+                        sims[s["msisdn"]].serial_number,
+                        datetime.fromisoformat(sim_revocation["date"]),
+                        x509.ReasonFlags[sim_revocation["reason"]],
+                    )
+                )
         return DemoPki(
             directory=directory,
             public_base_url=manifest["public_base_url"],
@@ -252,7 +295,8 @@ def _read(directory: Path) -> DemoPki:
             tsa=identity("tsa", below),
             ocsp_responder=identity("ocsp", below),
             people=people,
-            revocations=revocations,
+            revocations=tuple(revocations),
+            sims=sims,
         )
     except (OSError, ValueError, KeyError, TypeError, ConfigurationError) as e:
         raise ConfigurationError(

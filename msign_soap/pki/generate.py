@@ -86,8 +86,9 @@ def certomancer_config(base_url: str, people: Sequence[DemoPerson], now: datetim
     """The certomancer configuration of a demo PKI whose URLs live under ``base_url``.
 
     Keys are expected under ``keys/``: ``<label>.key.pem`` for the CAs, the TSA
-    and the OCSP responder, ``<label>.pub.pem`` for the people (certomancer
-    never signs with their keys).
+    and the OCSP responder, ``<label>.pub.pem`` for the people and their SIM
+    cards (certomancer never signs with their keys). A SIM card's certificate
+    (``<label>-sim``) has its person's subject and its own key.
     """
 
     def validity(years: int) -> dict[str, str]:
@@ -161,17 +162,20 @@ def certomancer_config(base_url: str, people: Sequence[DemoPerson], now: datetim
             subject["organization-identifier"] = f"NTRMD-{person.idno}"
         entities[person.label] = subject
         keys[person.label] = {"path": f"{person.label}.pub.pem", "public-only": True}
+        keys[person.sim_label] = {"path": f"{person.sim_label}.pub.pem", "public-only": True}
         revocation = (
             {"revoked-since": _date(REVOKED_SINCE), "reason": REVOCATION_REASON.name} if person.revoked else None
         )
-        certs[person.label] = issued(
-            person.label,
-            10,
-            _key_usage("digital_signature", "non_repudiation"),
-            _crl_dp("issuing"),
-            _aia("issuing", ocsp=True),
-            **({"revocation": revocation} if revocation else {}),
-        )
+        for label in (person.label, person.sim_label):
+            certs[label] = issued(
+                person.label,
+                10,
+                _key_usage("digital_signature", "non_repudiation"),
+                _crl_dp("issuing"),
+                _aia("issuing", ocsp=True),
+                **{"subject-key": label},
+                **({"revocation": revocation} if revocation else {}),
+            )
     return {
         "external-url-prefix": base_url,
         "keysets": {"demo": {"path-prefix": "keys", "keys": keys}},
@@ -223,7 +227,7 @@ def write_demo_pki(directory: Path, public_base_url: str, people: Sequence[DemoP
     base = _check_base_url(public_base_url)
     directory.mkdir(parents=True, exist_ok=True)
     config = certomancer_config(base, people, now)
-    _write_keys(directory / "keys", [*_CA_NAMES, *(p.label for p in people)])
+    _write_keys(directory / "keys", [*_CA_NAMES, *(p.label for p in people), *(p.sim_label for p in people)])
     (directory / "certomancer.yml").write_text(
         yaml.safe_dump(config, allow_unicode=True, sort_keys=False), encoding="utf-8"
     )
@@ -248,6 +252,20 @@ def write_demo_pki(directory: Path, public_base_url: str, people: Sequence[DemoP
             {"label": p.label, "date": REVOKED_SINCE.isoformat(), "reason": REVOCATION_REASON.name}
             for p in people
             if p.revoked
+        ],
+        # the SIM cards of the mobile signature; a revoked person's is revoked too
+        "sims": [
+            {
+                "label": p.sim_label,
+                "idnp": p.idnp,
+                "msisdn": p.msisdn,
+                **(
+                    {"revocation": {"date": REVOKED_SINCE.isoformat(), "reason": REVOCATION_REASON.name}}
+                    if p.revoked
+                    else {}
+                ),
+            }
+            for p in people
         ],
     }
     # written last: its presence marks a complete PKI

@@ -2,24 +2,23 @@
 
 ``GET ?wsdl`` and ``GET ?singleWsdl`` return the whole contract with
 ``soap:address`` set to the URL it was fetched from; a plain ``GET`` returns a
-short help page, as WCF does; ``POST`` is SOAP 1.1.
+short help page, as WCF does; ``POST`` is SOAP 1.1 (:mod:`.protocol`).
 """
 
 from __future__ import annotations
 
-import io
 import logging
 from collections.abc import Callable, Iterable
 from importlib import resources
 from typing import Any
 
 from lxml import etree
-from spyne import Application
-from spyne.server.wsgi import WsgiApplication
+from spyne import Application, Fault
 
 from ..constants import NS_XSD, TNS
 from ..core import RequestService
 from ..errors import AuthenticationFailed, MSignError
+from ..verification.trust import Trust
 from .faults import INTERNAL_ERROR, fault_for
 from .protocol import WcfSoap11, fault_envelope
 from .service import MSignService
@@ -31,6 +30,7 @@ log = logging.getLogger(__name__)
 
 #: Environ key under which a TLS front end hands over the client certificate serial.
 CLIENT_SERIAL_KEY = "msign.client_certificate_serial"
+_SOAP_CONTENT_TYPE = "text/xml; charset=utf-8"
 
 
 def published_wsdl() -> bytes:
@@ -48,18 +48,41 @@ def contract_schema(wsdl: bytes) -> etree.XMLSchema:
     return etree.XMLSchema(schema)
 
 
-class MSignApplication(Application):
-    """Spyne application that maps domain errors to faults in one place."""
+class CallContext:
+    """What an operation of :class:`MSignService` receives as ``ctx``.
 
-    def __init__(self, requests: RequestService, max_body_bytes: int, schema: etree.XMLSchema) -> None:
-        super().__init__(
-            [MSignService],
-            tns=TNS,
-            name="MSignService",
-            in_protocol=WcfSoap11(schema, max_body_bytes),
-            out_protocol=WcfSoap11(schema, max_body_bytes),
-        )
+    The attributes bear the names of Spyne's ``MethodContext`` that the
+    operations and Spyne's ``call_wrapper`` chain use; the rest of Spyne's
+    per-request machinery does not run (:mod:`.protocol`).
+    """
+
+    __slots__ = ("app", "descriptor", "function", "in_object", "transport")
+
+    def __init__(self, app: MSignApplication, environ: dict, descriptor: Any, arguments: list[Any]) -> None:
+        self.app = app
+        self.transport = _Transport(environ)
+        self.descriptor = descriptor
+        self.function = descriptor.function
+        self.in_object = arguments
+
+
+class _Transport:
+    __slots__ = ("req_env",)
+
+    def __init__(self, environ: dict) -> None:
+        self.req_env = environ
+
+
+class MSignApplication(Application):
+    """Spyne application of the contract: answers SOAP messages and maps
+    domain errors to faults in one place."""
+
+    def __init__(self, requests: RequestService, schema: etree.XMLSchema, trust: Trust | None = None) -> None:
+        super().__init__([MSignService], tns=TNS, name="MSignService")
         self.requests = requests
+        self.soap = WcfSoap11(schema, {tag: handles[0] for tag, handles in self.interface.service_method_map.items()})
+        #: What VerifySignatures trusts; ``None``: verification is not available.
+        self.trust = trust
 
     def authenticate(self, ctx: Any, operation: str) -> Any:
         """The consumer calling, or :class:`AuthenticationFailed`.
@@ -82,13 +105,30 @@ class MSignApplication(Application):
             log.exception("unexpected error in %s", operation)
             raise fault_for(MSignError("internal"), operation) from None
 
+    def respond(self, environ: dict, message: bytes) -> tuple[bool, bytes]:
+        """Answer the SOAP request ``message``: whether it succeeded, and the
+        response or fault message."""
+        try:
+            descriptor, arguments = self.soap.read(
+                message, environ.get("CONTENT_TYPE") or "", environ.get("HTTP_SOAPACTION") or ""
+            )
+            result = self.call_wrapper(CallContext(self, environ, descriptor, arguments))
+        except Fault as fault:
+            return False, self.soap.write_fault(fault)
+        return True, self.soap.write_answer(descriptor, result)
 
-def create_soap_app(requests: RequestService) -> Callable[[dict, Callable], Iterable[bytes]]:
-    """The WSGI application of the SOAP endpoint."""
+
+def create_soap_app(
+    requests: RequestService, trust: Trust | None = None
+) -> Callable[[dict, Callable], Iterable[bytes]]:
+    """The WSGI application of the SOAP endpoint.
+
+    :param trust: the trust anchors and revocation policy of VerifySignatures
+        (without them it answers that verification is not available).
+    """
     config = requests.config
     wsdl = published_wsdl()
-    spyne_app = MSignApplication(requests, config.max_body_bytes, contract_schema(wsdl))
-    soap = WsgiApplication(spyne_app, max_content_length=config.max_body_bytes)
+    soap = MSignApplication(requests, contract_schema(wsdl), trust)
 
     def app(environ: dict, start_response: Callable) -> Iterable[bytes]:
         method = environ.get("REQUEST_METHOD", "GET").upper()
@@ -105,15 +145,11 @@ def create_soap_app(requests: RequestService) -> Callable[[dict, Callable], Iter
         if method != "POST":
             start_response("405 Method Not Allowed", [("Allow", "GET, HEAD, POST"), ("Content-Length", "0")])
             return []
-        if not environ.get("CONTENT_TYPE"):
-            environ["CONTENT_TYPE"] = "text/xml; charset=utf-8"
         request_body = _read_body(environ, config.max_body_bytes)
         if request_body is None:
             reason = f"The request body is larger than the limit of {config.max_body_bytes} bytes"
             return _fault(start_response, "Client", reason, [("Connection", "close")])
-        environ["wsgi.input"] = io.BytesIO(request_body)
-        environ["CONTENT_LENGTH"] = str(len(request_body))
-        return _never_html(soap, environ, start_response)
+        return _answer(soap, environ, request_body, start_response)
 
     return app
 
@@ -150,23 +186,23 @@ def _fault(start_response: Callable, code: str, reason: str, headers: list | Non
     body = fault_envelope(code, reason)
     start_response(
         "500 Internal Server Error",
-        [("Content-Type", "text/xml; charset=utf-8"), ("Content-Length", str(len(body)))] + (headers or []),
+        [("Content-Type", _SOAP_CONTENT_TYPE), ("Content-Length", str(len(body)))] + (headers or []),
     )
     return [body]
 
 
-def _never_html(soap: Callable, environ: dict, start_response: Callable) -> Iterable[bytes]:
-    """Run Spyne; should anything escape it, answer a SOAP fault, not an HTML page."""
-    started: list[tuple[str, list]] = []
+def _answer(soap: MSignApplication, environ: dict, message: bytes, start_response: Callable) -> list[bytes]:
+    """Answer a SOAP request; should anything unexpected escape, a SOAP fault, not an HTML page."""
     try:
-        body = b"".join(soap(environ, lambda status, headers, exc_info=None: started.append((status, headers))))
+        succeeded, answer = soap.respond(environ, message)
     except Exception:
         log.exception("unexpected error in the SOAP stack")
         return _fault(start_response, "Server", INTERNAL_ERROR)
-    status, headers = started[-1]
-    headers = [(k, v) for k, v in headers if k.lower() != "content-length"]
-    start_response(status, headers + [("Content-Length", str(len(body)))])
-    return [body]
+    start_response(
+        "200 OK" if succeeded else "500 Internal Server Error",
+        [("Content-Type", _SOAP_CONTENT_TYPE), ("Content-Length", str(len(answer)))],
+    )
+    return [answer]
 
 
 def _own_url(environ: dict) -> str:

@@ -1,4 +1,4 @@
-"""SOAP 1.1 as WCF's ``basicHttpBinding`` speaks it, on top of Spyne.
+"""SOAP 1.1 as WCF's ``basicHttpBinding`` speaks it.
 
 Input: DTDs and entity declarations are refused before parsing; the envelope
 is parsed without entity expansion or network access, with ``huge_tree`` so
@@ -8,34 +8,64 @@ than the WS-Addressing ``Action`` are refused, and an ``Action`` header or a
 ``SOAPAction`` HTTP header that names another operation than the body is
 refused too. Output: WCF's serialization (see :mod:`.wcf`) and WCF's fault
 form (bare contract codes, ``xml:lang`` on ``faultstring``, no detail).
+
+Messages are read and written here directly: Spyne defines the contract (the
+types and the operations' descriptors) but its per-request machinery (method
+contexts, events, generic readers and writers) does not run, as it cost more
+than the rest of a request. Left out: SOAP encoding's ``href`` references
+(SOAP 1.1 section 5), which document/literal messages never carry. SOAP with
+attachments (``multipart/related``) is unpacked by Spyne's reader, as it
+always was.
 """
 
 from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from lxml import etree
 from spyne import Fault
-from spyne.protocol.soap import Soap11
+from spyne.protocol.soap.mime import collapse_swa
+from werkzeug.http import parse_options_header
 
-from ..constants import ADDRESSING_NAMESPACES, NS_SOAP_ENV, NS_XSI, TNS, action_for
+from ..constants import ADDRESSING_NAMESPACES, NS_SOAP_ENV, TNS, action_for
 from .faults import INTERNAL_ERROR, ContractFault, wire_code
-from .wcf import UndecodableValue, is_complex, members, read_members, write_value
+from .wcf import XSI_DECLARATION, UndecodableValue, is_complex, members, read_members, write_value
 
 __all__ = ["WcfSoap11", "fault_envelope"]
 
 log = logging.getLogger(__name__)
 
 _DTD = re.compile(rb"<!(?!--|\[CDATA\[)")
+_DTD_REFUSED = "DTDs and entity declarations are not allowed in SOAP messages"
 _MUST_UNDERSTAND = f"{{{NS_SOAP_ENV}}}mustUnderstand"
+_ENVELOPE = f"{{{NS_SOAP_ENV}}}Envelope"
+_HEADER = f"{{{NS_SOAP_ENV}}}Header"
 _BODY = f"{{{NS_SOAP_ENV}}}Body"
+_FAULT = f"{{{NS_SOAP_ENV}}}Fault"
 _XML_LANG = "{http://www.w3.org/XML/1998/namespace}lang"
 _NS_IN_MESSAGE = re.compile(r"\{[^}]*\}")
 _PREFIX = "s"
+#: An answer's envelope around the operation's response element, as lxml wrote it.
+_ANSWER_START = f'<{_PREFIX}:Envelope xmlns:{_PREFIX}="{NS_SOAP_ENV}"><{_PREFIX}:Body>'
+_ANSWER_END = f"</{_PREFIX}:Body></{_PREFIX}:Envelope>"
 #: Reasons may quote what the caller sent; never echo more than this.
 MAX_REASON = 500
+#: The one parser configuration SOAP input goes through (a parser object is
+#: made per message: lxml parsers must not be used by two threads at once).
+_PARSER_OPTIONS: dict[str, Any] = {
+    "resolve_entities": False,
+    "no_network": True,
+    "load_dtd": False,
+    "dtd_validation": False,
+    "attribute_defaults": False,
+    "huge_tree": True,
+    "remove_comments": True,
+    "remove_pis": True,
+    "strip_cdata": True,
+}
 
 
 def _schema_message(error: Any) -> str:
@@ -45,12 +75,12 @@ def _schema_message(error: Any) -> str:
 
 
 def _envelope() -> tuple[etree._Element, etree._Element]:
-    envelope = etree.Element(f"{{{NS_SOAP_ENV}}}Envelope", nsmap={_PREFIX: NS_SOAP_ENV})
-    return envelope, etree.SubElement(envelope, f"{{{NS_SOAP_ENV}}}Body")
+    envelope = etree.Element(_ENVELOPE, nsmap={_PREFIX: NS_SOAP_ENV})
+    return envelope, etree.SubElement(envelope, _BODY)
 
 
 def _append_fault(body: etree._Element, code: str, reason: str) -> None:
-    element = etree.SubElement(body, f"{{{NS_SOAP_ENV}}}Fault")
+    element = etree.SubElement(body, _FAULT)
     etree.SubElement(element, "faultcode").text = code
     faultstring = etree.SubElement(element, "faultstring")
     faultstring.set(_XML_LANG, "en-US")
@@ -59,7 +89,7 @@ def _append_fault(body: etree._Element, code: str, reason: str) -> None:
 
 
 def fault_envelope(code: str, reason: str) -> bytes:
-    """A whole fault message, for answers given before Spyne runs.
+    """A whole fault message, for answers given before a message is read.
 
     :param code: the wire code, e.g. ``Client`` (prefixed here) or ``InvalidParameter``.
     """
@@ -68,63 +98,89 @@ def fault_envelope(code: str, reason: str) -> bytes:
     return etree.tostring(envelope)
 
 
-class WcfSoap11(Soap11):
-    """Spyne's SOAP 1.1 protocol, hardened and speaking WCF's dialect.
+class WcfSoap11:
+    """Reads requests and writes answers of the operations in ``operations``.
 
     :param schema: the contract's XML schema (from the published WSDL).
-    :param max_body_bytes: for the message of the over-size fault.
+    :param operations: Spyne's method descriptors by the qualified tag of
+        their request element (``{https://msign.gov.md}PostSignRequest``).
     """
 
-    def __init__(self, schema: etree.XMLSchema, max_body_bytes: int) -> None:
-        super().__init__(
-            validator=None,
-            xml_declaration=False,
-            cleanup_namespaces=False,
-            huge_tree=True,
-            resolve_entities=False,
-            no_network=True,
-            load_dtd=False,
-        )
+    def __init__(self, schema: etree.XMLSchema, operations: Mapping[str, Any]) -> None:
         self.contract_schema = schema
-        self.max_body_bytes = max_body_bytes
+        self.operations = dict(operations)
 
     # -- input ---------------------------------------------------------------
 
-    def create_in_document(self, ctx: Any, charset: str | None = None) -> None:
-        body = b"".join(ctx.in_string)
-        if _DTD.search(body):
-            raise Fault("Client", "DTDs and entity declarations are not allowed in SOAP messages")
-        ctx.in_string = [body]
+    def read(self, message: bytes, content_type: str = "", soap_action: str = "") -> tuple[Any, list[Any]]:
+        """The descriptor of the operation ``message`` calls, and its arguments.
+
+        :param content_type: the HTTP ``Content-Type`` (only ``multipart/related`` matters).
+        :param soap_action: the HTTP ``SOAPAction`` header, if any.
+        :raises spyne.Fault: anything wrong with the message, as the caller
+            will receive it (:meth:`write_fault`).
+        """
+        header, body = self._envelope_parts(self._parse(message, content_type))
+        self._check(header, body, soap_action)
+        descriptor = self.operations.get(body.tag)
+        if descriptor is None:  # a global element of the contract that is not a request
+            raise Fault("Client", f"Requested resource {body.tag!r} not found")
+        try:
+            return descriptor, read_members(descriptor.in_message, body)
+        except UndecodableValue as e:
+            raise ContractFault("InvalidParameter", f"{e.element} {e.rule}") from e
+
+    def _parse(self, message: bytes, content_type: str) -> etree._Element:
+        if _DTD.search(message):
+            raise Fault("Client", _DTD_REFUSED)
+        if content_type.split(";", 1)[0].strip().lower() == "multipart/related":
+            message = _unpack_attachments(message, content_type)
         # lxml finds the encoding itself (BOM, XML declaration, else UTF-8);
-        # Spyne would decode with the HTTP charset and fail on a mismatch.
-        super().create_in_document(ctx, None)
-        root, _ = ctx.in_document
-        if root.getroottree().docinfo.doctype:
-            raise Fault("Client", "DTDs and entity declarations are not allowed in SOAP messages")
+        # the HTTP charset is not trusted over it.
+        try:
+            root = etree.fromstring(message, etree.XMLParser(**_PARSER_OPTIONS))
+        except etree.XMLSyntaxError as e:
+            raise Fault("Client", f"The message is not well-formed XML: {e}") from e
+        if root.getroottree().docinfo.doctype:  # e.g. UTF-16, which the byte scan cannot see
+            raise Fault("Client", _DTD_REFUSED)
         if etree.QName(root).localname == "Envelope" and etree.QName(root).namespace != NS_SOAP_ENV:
             raise Fault("VersionMismatch", f"Only SOAP 1.1 envelopes ({NS_SOAP_ENV}) are accepted")
+        return root
 
-    def decompose_incoming_envelope(self, ctx: Any, message: Any = Soap11.REQUEST) -> None:
-        root, _ = ctx.in_document
-        for child in root:
-            if child.tag == _BODY and not any(isinstance(grandchild.tag, str) for grandchild in child):
-                raise Fault("Client", "The SOAP Body is empty")
-        super().decompose_incoming_envelope(ctx, message)
+    @staticmethod
+    def _envelope_parts(root: etree._Element) -> tuple[list[etree._Element], etree._Element]:
+        """The header entries and the body's (first) element."""
+        if any(child.tag == _BODY and not _elements(child) for child in root):
+            raise Fault("Client", "The SOAP Body is empty")
+        if root.tag != _ENVELOPE:
+            raise Fault("Client", f"No {_ENVELOPE} element was found!")
+        headers = [child for child in root if child.tag == _HEADER]
+        bodies = [child for child in root if child.tag == _BODY]
+        if not headers and not bodies:
+            raise Fault("Client", "Soap envelope is empty!")
+        if not bodies:
+            raise Fault("Client", "The SOAP Body is missing")
+        body = _elements(bodies[0])[0]
+        if body.tag == _FAULT:
+            raise Fault("Client", "A SOAP Fault is not a request")
+        return (_elements(headers[0]) if headers else []), body
 
-    def validate_body(self, ctx: Any, message: Any) -> None:
-        body = ctx.in_body_doc
-        operation = etree.QName(body).localname if etree.QName(body).namespace == TNS else None
-        for header in ctx.in_header_doc or ():
-            if not isinstance(header.tag, str):
-                continue
-            qname = etree.QName(header)
-            if qname.namespace in ADDRESSING_NAMESPACES and qname.localname == "Action":
-                action = (header.text or "").strip()
+    def _check(self, header: Sequence[etree._Element], body: etree._Element, soap_action: str) -> None:
+        """Headers and SOAPAction against the body, the body against the contract."""
+        qname = etree.QName(body)
+        operation = qname.localname if qname.namespace == TNS else None
+        for entry in header:
+            entry_name = etree.QName(entry)
+            if entry_name.namespace in ADDRESSING_NAMESPACES and entry_name.localname == "Action":
+                action = (entry.text or "").strip()
                 if operation and action != action_for(operation):
                     raise Fault("Client", f"The Action header {action!r} does not match the operation {operation}")
-            elif header.get(_MUST_UNDERSTAND) in ("1", "true"):
-                raise Fault("MustUnderstand", f"The header {qname.localname} ({qname.namespace}) is not understood")
-        soap_action = (ctx.transport.req_env.get("HTTP_SOAPACTION") or "").strip().strip('"')
+            elif entry.get(_MUST_UNDERSTAND) in ("1", "true"):
+                raise Fault(
+                    "MustUnderstand",
+                    f"The header {entry_name.localname} ({entry_name.namespace}) is not understood",
+                )
+        soap_action = soap_action.strip().strip('"')
         if soap_action and operation and soap_action != action_for(operation):
             raise Fault("Client", f"The SOAPAction {soap_action!r} does not match the operation {operation}")
         if not self.contract_schema.validate(body):
@@ -133,41 +189,49 @@ class WcfSoap11(Soap11):
                 "InvalidParameter", f"The message does not follow the contract: {_schema_message(error)}"
             )
 
-    def deserialize(self, ctx: Any, message: Any) -> None:
-        # Spyne's own reader costs a third of a request; the body has been
-        # validated against the schema, so a direct walk is enough.
-        self.event_manager.fire_event("before_deserialize", ctx)
-        try:
-            ctx.in_object = read_members(ctx.descriptor.in_message, ctx.in_body_doc)
-        except UndecodableValue as e:
-            raise ContractFault("InvalidParameter", f"{e.element} {e.rule}") from e
-        self.event_manager.fire_event("after_deserialize", ctx)
-
     # -- output ----------------------------------------------------------------
 
-    def serialize(self, ctx: Any, message: Any) -> None:
-        self.event_manager.fire_event("before_serialize", ctx)
-        envelope, body = _envelope()
-        if ctx.out_error is not None:
-            self._write_fault(body, ctx.out_error)
-        else:
-            out_message = ctx.descriptor.out_message
-            wrapper = etree.SubElement(body, f"{{{TNS}}}{out_message.get_type_name()}", nsmap={None: TNS})
-            for (name, cls), value in zip(members(out_message), ctx.out_object, strict=True):
-                write_value(
-                    wrapper, name, cls, value, nsmap={"i": NS_XSI} if is_complex(cls) or value is None else None
-                )
-        ctx.out_document = envelope
-        ctx.out_body_doc = body
-        self.event_manager.fire_event("after_serialize", ctx)
+    @staticmethod
+    def write_answer(descriptor: Any, result: Any) -> bytes:
+        """The response message of the operation of ``descriptor`` returning ``result``.
 
-    def _write_fault(self, body: etree._Element, fault: Fault) -> None:
+        :raises ValueError: ``result`` holds a string XML does not allow.
+        """
+        out_message = descriptor.out_message
+        names = members(out_message)
+        values = [result] if len(names) <= 1 else result
+        wrapper = out_message.get_type_name()
+        parts = [_ANSWER_START, f'<{wrapper} xmlns="{TNS}">']
+        for (name, cls), value in zip(names, values, strict=True):
+            write_value(parts, name, cls, value, XSI_DECLARATION if is_complex(cls) or value is None else "")
+        parts.append(f"</{wrapper}>{_ANSWER_END}")
+        return "".join(parts).encode("utf-8")
+
+    @staticmethod
+    def write_fault(fault: Fault) -> bytes:
+        """The fault message for ``fault``; an unsafe ``Server`` reason is replaced by a generic one."""
         code = wire_code(fault, _PREFIX)
         reason = fault.faultstring
         if code == f"{_PREFIX}:Server" and not getattr(fault, "safe", False):
             reason = INTERNAL_ERROR
-        elif fault.faultcode == "Client.RequestTooLong":
-            reason = f"The request body is larger than the limit of {self.max_body_bytes} bytes"
-        elif fault.faultcode == "Client.XMLSyntaxError":
-            reason = f"The message is not well-formed XML: {reason}"
+        envelope, body = _envelope()
         _append_fault(body, code, reason)
+        return etree.tostring(envelope, encoding="UTF-8")
+
+
+def _elements(parent: etree._Element) -> list[etree._Element]:
+    return [child for child in parent if isinstance(child.tag, str)]
+
+
+class _Attachments:
+    """The one attribute of a Spyne method context that :func:`collapse_swa` reads."""
+
+    def __init__(self, message: bytes) -> None:
+        self.in_string = [message]
+
+
+def _unpack_attachments(message: bytes, content_type: str) -> bytes:
+    """The SOAP part of a ``multipart/related`` message, attachments put back in place."""
+    mime_type, parameters = parse_options_header(content_type)
+    (envelope,) = collapse_swa(_Attachments(message), (mime_type, parameters), NS_SOAP_ENV)
+    return envelope.encode("utf-8") if isinstance(envelope, str) else envelope

@@ -4,7 +4,8 @@ Add a step by appending a function to :data:`MIGRATIONS`; never edit one that
 has shipped. Version 1 creates the initial schema; version 2 adds the signing
 flow's tables (preparations, drafts) and delegations; version 3 the sign
 page's sessions; version 4 the cloud keys; version 5 the PIN counters of
-PKCS #11 tokens.
+PKCS #11 tokens; version 6 the mobile signature's transactions; version 7
+the local signer's accepted results.
 
 Steps create tables from the *current* models, so a fresh database gets every
 column at once while an old one gets them step by step. A step that adds a
@@ -58,12 +59,22 @@ def _pin_counters(db: pw.Database, models: Models) -> None:
     db.create_tables([models.PinCounter])
 
 
+def _mobile_signatures(db: pw.Database, models: Models) -> None:
+    db.create_tables([models.MobileSigning, models.MobileTransaction])
+
+
+def _local_signer_results(db: pw.Database, models: Models) -> None:
+    db.create_tables([models.LocalSignerResult])
+
+
 MIGRATIONS: list[Callable[[pw.Database, Models], None]] = [
     _initial_schema,
     _signing_flow,
     _sign_page,
     _cloud_keys,
     _pin_counters,
+    _mobile_signatures,
+    _local_signer_results,
 ]
 
 

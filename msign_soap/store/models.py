@@ -1,6 +1,7 @@
 """Peewee models of the service's state: consumers, sign requests, contents,
-the signing flow's preparations and drafts, delegations between persons, and
-the sign page's sessions.
+the signing flow's preparations and drafts, delegations between persons,
+the sign page's sessions, cloud keys and PIN counters, the mobile
+signature's transactions, and the local signer's accepted results.
 
 The models are defined per database by :func:`define_models`, so that several
 stores (tests, two service instances in one process) never share a binding.
@@ -30,6 +31,9 @@ class Models:
     SignSession: Any
     CloudKey: Any
     PinCounter: Any
+    MobileSigning: Any
+    MobileTransaction: Any
+    LocalSignerResult: Any
 
     def all(self) -> list[Any]:
         """Every model, in creation (dependency) order."""
@@ -44,6 +48,9 @@ class Models:
             self.SignSession,
             self.CloudKey,
             self.PinCounter,
+            self.MobileSigning,
+            self.MobileTransaction,
+            self.LocalSignerResult,
         ]
 
 
@@ -199,6 +206,63 @@ def define_models(database: pw.Database) -> Models:
         class Meta:
             indexes = ((("provider", "idnp"), True),)
 
+    # -- since schema version 6 ------------------------------------------------
+
+    class MobileSigning(Base):
+        """A request being signed with the mobile signature
+        (:mod:`msign_soap.instruments.mobile`): on which phone, how far."""
+
+        request = pw.ForeignKeyField(SignRequest, primary_key=True, on_delete="CASCADE")
+        #: ``373XXXXXXXX``.
+        msisdn = pw.CharField(max_length=11)
+        #: The IDNP the user typed, sent to the MSSP as ``UserIdentifier``;
+        #: none when ExpectedSigner.ID names the signer.
+        user_identifier = pw.CharField(max_length=13, null=True)
+        #: How many contents (one transaction each).
+        total = pw.IntegerField()
+        #: A start in progress: another one waits until then (a double submit).
+        busy_until = pw.DateTimeField(null=True)
+        started_at = pw.DateTimeField()
+        #: Message ID of a passing trouble (the MSSP did not answer), shown while polling.
+        notice = pw.TextField(null=True)
+
+    class MobileTransaction(Base):
+        """The MSS_Signature transaction of one content."""
+
+        request = pw.ForeignKeyField(SignRequest, on_delete="CASCADE")
+        position = pw.IntegerField()
+        #: The SHA-256 of the content's data to be signed: what the phone signs.
+        digest = pw.BlobField()
+        verification_code = pw.CharField(max_length=4)
+        display_text = pw.TextField()
+        #: Our AP_TransID (unique for the AP), and the MSSP's ID once it took the request.
+        ap_trans_id = pw.CharField(max_length=40, unique=True)
+        mssp_trans_id = pw.CharField(max_length=100, null=True)
+        #: When a worker began sending it (a claim), and when the user's time is up.
+        sent_at = pw.DateTimeField(null=True)
+        deadline = pw.DateTimeField(null=True)
+        signature = pw.BlobField(null=True)
+
+        class Meta:
+            indexes = ((("request", "position"), True),)
+
+    # -- since schema version 7 ------------------------------------------------
+
+    class LocalSignerResult(Base):
+        """A content's signature made on the user's machine (``moldsign``,
+        ``nationalid``), checked and accepted, until the whole batch is in
+        (:mod:`msign_soap.instruments.local_signer`)."""
+
+        request = pw.ForeignKeyField(SignRequest, on_delete="CASCADE")
+        position = pw.IntegerField()
+        certificate = pw.BlobField()
+        #: The XAdES document or the signed PDF.
+        signature = pw.BlobField()
+        accepted_at = pw.DateTimeField()
+
+        class Meta:
+            indexes = ((("request", "position"), True),)
+
     return Models(
         Consumer,
         SignRequest,
@@ -210,4 +274,7 @@ def define_models(database: pw.Database) -> Models:
         SignSession,
         CloudKey,
         PinCounter,
+        MobileSigning,
+        MobileTransaction,
+        LocalSignerResult,
     )

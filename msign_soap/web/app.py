@@ -15,12 +15,19 @@ Routes:
 - ``POST /{RequestID}/sign/{instrument}`` — signs the whole batch with that
   instrument (CSRF token required), then redirects (303) to the page, which
   shows the result; a wrong PIN or a locked key shows the form again.
+- ``GET|POST /{RequestID}/sign/mobile``, ``GET /{RequestID}/mobile`` — the
+  mobile signature's form and progress page (:mod:`.mobile`).
+  ``Instrument=mobile`` opens the form directly only when the entry gave
+  ``MSISDN`` and the request names ExpectedSigner.ID (contract §3.1).
 - ``POST /{RequestID}/cancel`` — ends the request as Failure (CSRF token required).
 - ``GET /{RequestID}/content/{n}`` — the n-th PDF, as a download.
 
-Not yet here: the ``mobile``, ``moldsign`` and ``nationalid`` instruments
-(their cards are shown disabled). Everything but the callback's auto-submit
-works without JavaScript.
+- ``GET /{RequestID}/sign/moldsign`` (``nationalid``), ``POST
+  /{RequestID}/local-signer/{instrument}/{n}``, ``GET /static/local-signer.js`` — the
+  local signer's page, the results it posts, its script (:mod:`.local_signer`).
+
+Everything but the callback's auto-submit and the local signer works
+without JavaScript.
 """
 
 from __future__ import annotations
@@ -53,7 +60,8 @@ from ..core import (
 from ..core.sessions import MAX_RELAY_STATE
 from ..errors import InvalidParameter, KeyLocked, MSignError, RequestClosed, RequestNotFound, SigningRefused, WrongPin
 from ..i18n import LANGUAGES, normalize_language, pages, translate
-from ..instruments.api import CloudKeyInstrument, Instrument
+from ..instruments.api import CloudKeyInstrument, Instrument, LocalSignerInstrument, MobileInstrument
+from . import local_signer, mobile
 from .security import content_security_policy, new_nonce, origin, secure_headers
 
 __all__ = ["SOAP_LINK", "WebApp", "create_web_app"]
@@ -122,8 +130,10 @@ class WebApp:
         requests: RequestService,
         signing: SigningService | None = None,
         instruments: Mapping[str, Instrument] | None = None,
+        local_signer_url: str | None = None,
     ) -> None:
         self.sessions = SignSessions(requests)
+        self.local_signer_url = local_signer_url
         self.signing = signing
         self.instruments = dict(instruments or {})
         self.env = Environment(
@@ -140,13 +150,21 @@ class WebApp:
                 Rule("/<request_id>", endpoint="entry", methods=["GET", "POST"]),
                 Rule("/<request_id>/sign", endpoint="page", methods=["GET"]),
                 Rule("/<request_id>/sign/<instrument>", endpoint="instrument", methods=["GET", "POST"]),
+                Rule("/<request_id>/mobile", endpoint="mobile", methods=["GET"]),
                 Rule("/<request_id>/cancel", endpoint="cancel", methods=["POST"]),
                 Rule("/<request_id>/content/<int:position>", endpoint="content", methods=["GET"]),
+                Rule(local_signer.SCRIPT_PATH, endpoint="local_signer_script", methods=["GET"]),
+                Rule(
+                    "/<request_id>/local-signer/<instrument>/<int:position>",
+                    endpoint="local_signer_result",
+                    methods=["POST"],
+                ),
             ]
         )
 
     def __call__(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
         request = PageRequest(environ)
+        local_signer.allow_upload(request, self.sessions.requests.config)
         return self.dispatch(request)(environ, start_response)
 
     def dispatch(self, request: Request) -> Response:
@@ -221,24 +239,40 @@ class WebApp:
         lang = normalize_language(request.args.get("lang") or session.entry.lang)
         if summary.status.finished:
             return self.result_page(request, summary, session.entry, lang, auto=True)
-        # ``Instrument=`` at the entry skips the choice when that form is here.
+        # ``Instrument=`` at the entry skips the choice when that form is here;
+        # for ``mobile`` only when the phone and the signer are both known.
         chosen = session.entry.instrument if self._cloud_key(session.entry.instrument) else None
+        if session.entry.instrument == "mobile" and self._mobile(session.entry.instrument) is not None:
+            chosen = "mobile" if session.entry.msisdn and summary.expected_signer_id else None
+        local = self._local_signer(session.entry.instrument)
+        if local is not None and not request.args.get("choose"):
+            return local_signer.page(self, request, summary, session, local, lang)
         return self.sign_page(request, summary, session, lang, chosen)
 
     def on_instrument(self, request: Request, request_id: str, instrument: str) -> Response:
         summary = self.sessions.summary(_request_id(request_id))
         session = self._session(request, summary.request_id)
         cloud_key = self._cloud_key(instrument)
-        if cloud_key is None:
+        mobile_instrument = self._mobile(instrument)
+        local = self._local_signer(instrument)
+        if local is not None and request.method == "GET":
+            lang = normalize_language(request.args.get("lang") or session.entry.lang)
+            if summary.status.finished:
+                return self.result_page(request, summary, session.entry, lang, auto=True)
+            return local_signer.page(self, request, summary, session, local, lang)
+        if cloud_key is None and mobile_instrument is None:
             raise NotFound()
         if request.method == "GET":
             lang = normalize_language(request.args.get("lang") or session.entry.lang)
             if summary.status.finished:
                 return self.result_page(request, summary, session.entry, lang, auto=True)
-            return self.sign_page(request, summary, session, lang, cloud_key.name)
+            return self.sign_page(request, summary, session, lang, instrument)
         if not session.check_csrf(request.form.get("csrf")):
             raise PageError(403, pages.BAD_CSRF_TITLE, pages.BAD_CSRF)
         lang = normalize_language(request.form.get("lang") or session.entry.lang)
+        if mobile_instrument is not None:
+            return mobile.submit(self, request, summary, session, mobile_instrument, lang)
+        assert cloud_key is not None
         done = redirect(f"/{summary.request_id}/sign?{urlencode({'lang': lang})}", code=303)
         if summary.status.finished:
             return secure_headers(done)
@@ -267,6 +301,25 @@ class WebApp:
             log.exception("request %s: %s could not sign", summary.request_id, cloud_key.name)
             return again(error=pages.SIGNING_FAILED)
         return secure_headers(done)
+
+    def on_mobile(self, request: Request, request_id: str) -> Response:
+        summary = self.sessions.summary(_request_id(request_id))
+        session = self._session(request, summary.request_id)
+        instrument = self._mobile("mobile")
+        if instrument is None:
+            raise NotFound()
+        return mobile.progress_page(self, request, summary, session, instrument)
+
+    def on_local_signer_script(self, request: Request) -> Response:
+        return local_signer.script(request)
+
+    def on_local_signer_result(self, request: Request, request_id: str, instrument: str, position: int) -> Response:
+        summary = self.sessions.summary(_request_id(request_id))
+        session = self._session(request, summary.request_id)
+        local = self._local_signer(instrument)
+        if local is None:
+            raise NotFound()
+        return local_signer.accept(self, request, summary, session, local, position)
 
     def on_cancel(self, request: Request, request_id: str) -> Response:
         request_id = _request_id(request_id)
@@ -301,6 +354,17 @@ class WebApp:
         instrument = self.instruments.get(name or "")
         return instrument if isinstance(instrument, CloudKeyInstrument) else None
 
+    def _mobile(self, name: str | None) -> MobileInstrument | None:
+        instrument = self.instruments.get(name or "")
+        return instrument if isinstance(instrument, MobileInstrument) else None
+
+    def _local_signer(self, name: str | None) -> LocalSignerInstrument | None:
+        # the page needs to know where the signer on the user's machine is
+        instrument = self.instruments.get(name or "")
+        if isinstance(instrument, LocalSignerInstrument) and self.local_signer_url is not None:
+            return instrument
+        return None
+
     def sign_page(
         self,
         request: Request,
@@ -312,13 +376,19 @@ class WebApp:
         idnp: str = "",
         error: str | None = None,
         attempts_left: int | None = None,
+        phone: str | None = None,
     ) -> Response:
-        """The contents, the instrument cards and, when one is ``chosen``, its form."""
+        """The contents, the instrument cards and, when one is ``chosen``, its form.
+
+        :param phone: the phone number the mobile form shows (default: the entry's ``MSISDN``).
+        """
         instruments = [
             {
                 "name": name,
                 "title": translate(pages.INSTRUMENT_NAMES[name], lang),
-                "available": self._cloud_key(name) is not None,
+                "available": any(
+                    find(name) is not None for find in (self._cloud_key, self._mobile, self._local_signer)
+                ),
             }
             for name in INSTRUMENTS
         ]
@@ -341,6 +411,7 @@ class WebApp:
             idnp_fixed=summary.expected_signer_id is not None,
             error=message,
             msisdn=session.entry.msisdn,
+            phone=mobile.local_number(session.entry.msisdn) if phone is None else phone,
         )
 
     def _session(self, request: Request, request_id: str) -> SignSession:
@@ -389,6 +460,7 @@ class WebApp:
         status: int = 200,
         form_action: str | None = None,
         script: bool = False,
+        connect: str | None = None,
         **context: Any,
     ) -> Response:
         nonce = new_nonce()
@@ -411,14 +483,16 @@ class WebApp:
             **context,
         )
         response = Response(body, status=status, content_type="text/html; charset=utf-8")
-        return secure_headers(response, content_security_policy(nonce, form_action=form_action, script=script))
+        csp = content_security_policy(nonce, form_action=form_action, script=script, connect=connect)
+        return secure_headers(response, csp)
 
 
 def create_web_app(
     requests: RequestService,
     signing: SigningService | None = None,
     instruments: Mapping[str, Instrument] | None = None,
+    local_signer_url: str | None = None,
 ) -> WebApp:
     """The sign page's WSGI application over ``requests``, offering ``instruments``
-    (which sign through ``signing``)."""
-    return WebApp(requests, signing, instruments)
+    (which sign through ``signing``); the local signers' page talks to ``local_signer_url``."""
+    return WebApp(requests, signing, instruments, local_signer_url)

@@ -22,12 +22,17 @@ def origin(url: str) -> str:
     return f"{parts.scheme.lower()}://{parts.netloc.lower()}"
 
 
-def content_security_policy(nonce: str, *, form_action: str | None = None, script: bool = False) -> str:
+def content_security_policy(
+    nonce: str, *, form_action: str | None = None, script: bool = False, connect: str | None = None
+) -> str:
     """The policy of a page: nothing but its own nonce'd style (and script).
 
     :param form_action: the only origin forms may post to (the result page's
         ReturnUrl); ``'self'`` without it.
-    :param script: allow the nonce'd script (the callback's auto-submit).
+    :param script: allow the nonce'd script (the callback's auto-submit, the
+        local signer's script file).
+    :param connect: the one other origin the script may fetch from, besides
+        the service (the local signer's page: the signer on the user's machine).
     """
     directives = [
         "default-src 'none'",
@@ -39,6 +44,8 @@ def content_security_policy(nonce: str, *, form_action: str | None = None, scrip
     ]
     if script:
         directives.insert(2, f"script-src 'nonce-{nonce}'")
+    if connect is not None:
+        directives.insert(2, f"connect-src 'self' {connect}")
     return "; ".join(directives)
 
 
