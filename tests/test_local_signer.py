@@ -375,6 +375,20 @@ def test_a_hash_batch_is_accepted_content_by_content(service):
         moldsign.accept(request_id, 0, results[0])
 
 
+def test_results_of_a_request_that_ended_otherwise_go_with_its_documents(service, clock):
+    moldsign = service.instruments["moldsign"]
+    request_id = post(service, "Hash", HASHES)
+    moldsign.accept(request_id, 0, signed(service, service.pki.people[ION], HASHES[0], "Hash"))
+    service.requests.fail(request_id)  # e.g. cancelled before the second content came
+    results = service.store.models.LocalSignerResult
+    with service.store.db.connection_context():
+        assert results.select().count() == 1
+    clock.advance(seconds=service.config.document_retention + 1)
+    assert service.requests.run_maintenance().documents_deleted == 1
+    with service.store.db.connection_context():
+        assert results.select().count() == 0
+
+
 def test_a_pdf_batch_is_accepted(service):
     nationalid = service.instruments["nationalid"]
     request_id = post(service, "Pdf", PDFS, signer=None)

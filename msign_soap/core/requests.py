@@ -333,8 +333,10 @@ class RequestService:
                 )
                 ids = [r.request_id for r in stale]
                 if ids:
-                    # drafts hold copies of the documents (prepared PDFs)
+                    # drafts hold copies of the documents (prepared PDFs), and so do
+                    # the local signer's results of a request that ended otherwise
                     m.SignDraft.delete().where(m.SignDraft.request.in_(ids)).execute()
+                    m.LocalSignerResult.delete().where(m.LocalSignerResult.request.in_(ids)).execute()
                     m.SignContent.update(content=None).where(m.SignContent.request.in_(ids)).execute()
                     m.SignRequest.update(documents_deleted=True).where(m.SignRequest.request_id.in_(ids)).execute()
             with self.store.write():
