@@ -255,14 +255,21 @@ def hsm_site(tmp_path_factory: pytest.TempPathFactory, softhsm: Path) -> Iterato
         service.close()
 
 
-def test_hash_batch_signed_in_an_hsm_token_and_accepted_by_xmlsec1(hsm_site, eservice, page, tmp_path):
+@pytest.mark.parametrize(
+    ("site_fixture", "backend"),
+    [
+        pytest.param("site", "SoftwareCloudKey", id="software-keystore"),
+        pytest.param("hsm_site", "Pkcs11CloudKey", id="pkcs11-softhsm"),
+    ],
+)
+def test_hash_batch_signed_and_accepted_by_xmlsec1(site_fixture, backend, request, eservice, page, tmp_path):
     import hashlib
     import shutil
 
     from .test_signing_flow import pem_file, xmlsec1_verify
 
-    url, service = hsm_site
-    assert type(service.instruments["securesign"]).__name__ == "Pkcs11CloudKey"
+    url, service = request.getfixturevalue(site_fixture)
+    assert type(service.instruments["securesign"]).__name__ == backend
     documents = [b"first", b"second", b"third"]
     contents = [{"Content": hashlib.sha1(d).digest(), "CorrelationID": f"c{i}"} for i, d in enumerate(documents)]
     client, request_id = post_batch(url, "Hash", contents, ExpectedSigner={"ID": ION})
