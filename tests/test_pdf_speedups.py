@@ -60,3 +60,24 @@ def test_install_replaces_the_parsers_reader():
 
     pdf_speedups.install()
     assert generic.read_hex_string_from_stream is pdf_speedups.read_hex_string_from_stream
+
+
+def _name(**attributes: str) -> object:
+    from asn1crypto import x509 as asn1_x509
+
+    return asn1_x509.Name.build(attributes)
+
+
+@pytest.mark.parametrize(
+    ("left", "right", "equal"),
+    [
+        pytest.param({"common_name": "Ion Popescu"}, {"common_name": "Ion Popescu"}, True, id="same-der"),
+        pytest.param({"common_name": "Ion Popescu"}, {"common_name": "ion  popescu"}, True, id="rfc5280-caseless"),
+        pytest.param({"common_name": "Ion Popescu"}, {"common_name": "Maria Rusu"}, False, id="different"),
+    ],
+)
+def test_name_equality_is_asn1cryptos(left, right, equal):
+    a, b = _name(**left), _name(**right)
+    assert pdf_speedups._original_name_eq(a, b) is equal  # the rule itself
+    assert pdf_speedups.name_equal(a, b) is equal
+    assert pdf_speedups.name_equal(a, "not a name") is False

@@ -1,4 +1,7 @@
-"""A faster reader of PDF hex strings for pyHanko (0.38).
+"""Speed-ups of pyHanko (0.38) and asn1crypto for verifying PDFs: the same
+results, less time.
+
+A faster reader of PDF hex strings:
 
 pyHanko reads a hex string one character at a time
 (``pyhanko.pdf_utils.generic.read_hex_string_from_stream``). A signature's
@@ -8,7 +11,17 @@ PDF. :func:`read_hex_string_from_stream` reads the string in blocks up to its
 ``>`` and decodes it at once when it holds only hex digits and whitespace;
 anything else (a comment inside the string, a bad character, the end of the
 stream) goes to pyHanko's own reader from the same position, so the result
-and the errors are pyHanko's. :func:`install` puts it in place of pyHanko's.
+and the errors are pyHanko's.
+
+A faster equality of X.509 names: asn1crypto compares names as RFC 5280
+§7.1 says, preparing every attribute value (LDAP string preparation) on
+each comparison, and pyHanko compares issuer names hundreds of times per
+document (matching signer infos and certificates): a third of the time of
+verifying five co-signatures. :func:`name_equal` answers at once when both
+names have the same DER encoding (then they are equal under any rule) and
+asks asn1crypto otherwise.
+
+:func:`install` puts both in place (idempotent).
 """
 
 from __future__ import annotations
@@ -16,14 +29,16 @@ from __future__ import annotations
 import binascii
 from typing import Any
 
+from asn1crypto import x509 as asn1_x509
 from pyhanko.pdf_utils import generic
 
-__all__ = ["install", "read_hex_string_from_stream"]
+__all__ = ["install", "name_equal", "read_hex_string_from_stream"]
 
 _WHITESPACE = b" \n\r\t\x0c\x00"
 _HEX_DIGITS = b"0123456789abcdefABCDEF"
 _BLOCK = 64 * 1024
 _original = generic.read_hex_string_from_stream
+_original_name_eq = asn1_x509.Name.__eq__
 
 
 def read_hex_string_from_stream(stream: Any) -> Any:
@@ -52,6 +67,15 @@ def read_hex_string_from_stream(stream: Any) -> Any:
     return generic.pdf_string(binascii.unhexlify(digits))
 
 
+def name_equal(self: asn1_x509.Name, other: object) -> bool:
+    """``Name.__eq__``: the same DER is equal, anything else as asn1crypto decides."""
+    if isinstance(other, asn1_x509.Name) and self.dump() == other.dump():
+        return True
+    return bool(_original_name_eq(self, other))
+
+
 def install() -> None:
-    """Use :func:`read_hex_string_from_stream` in pyHanko's parser (idempotent)."""
+    """Use :func:`read_hex_string_from_stream` in pyHanko's parser and
+    :func:`name_equal` for asn1crypto's names (idempotent)."""
     generic.read_hex_string_from_stream = read_hex_string_from_stream
+    asn1_x509.Name.__eq__ = name_equal  # type: ignore[method-assign,assignment]
