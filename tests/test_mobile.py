@@ -245,6 +245,28 @@ def test_client_refuses_an_answer_that_is_no_ts102204_message(site):
     assert "did not answer MSS_ProfileResp" in (bad.value.detail or "")
 
 
+@pytest.mark.parametrize(
+    ("body", "status"),
+    [
+        pytest.param(b'{"MSS_StatusResp": {"Status": {"StatusCode": "x"}}}', "200 OK", id="status-code-not-an-object"),
+        pytest.param(b'{"MSS_StatusResp": {"Status": "x"}}', "200 OK", id="status-not-an-object"),
+        pytest.param(
+            b'{"MSS_StatusResp": {"Status": {"StatusCode": {"Value": "500"}}, "MSS_Signature": "abc"}}',
+            "200 OK",
+            id="signature-not-an-object",
+        ),
+        pytest.param(b'{"Fault": "x"}', "500 Internal Server Error", id="fault-not-an-object"),
+        pytest.param(
+            b'{"Fault": {"Code": {"SubCode": {"Value": "_105"}}, "Reason": []}}', "400 Bad Request", id="odd-fault"
+        ),
+    ],
+)
+def test_client_turns_malformed_answers_into_mssp_errors(site, body, status):
+    """Whatever an MSSP answers, the page gets an MsspError (a message), never a built-in exception."""
+    with serve(_answering(body, status)) as (url, _), pytest.raises(MsspError):
+        client_of(site, url=url).status("Sany")
+
+
 def _answering(body: bytes, status: str = "200 OK") -> Callable[[dict, Callable], Iterable[bytes]]:
     def app(environ: dict, start_response: Callable) -> Iterable[bytes]:
         start_response(status, [("Content-Type", "application/json")])

@@ -195,7 +195,7 @@ class MsspClient:
         code, message = _status(answer)
         signature = None
         if code == SIGNATURE:
-            value = (answer.get("MSS_Signature") or {}).get("Base64Signature")
+            value = _member(answer, "MSS_Signature", "Base64Signature")
             signature = _b64decode(value, "MSS_Signature.Base64Signature")
         return MssStatus(code, message, signature)
 
@@ -222,8 +222,11 @@ class MsspClient:
             with urllib.request.urlopen(request, timeout=self.timeout) as reply:
                 data = reply.read(_MAX_REPLY + 1)
         except urllib.error.HTTPError as e:
-            with e:
-                data = e.read(_MAX_REPLY + 1)
+            try:
+                with e:
+                    data = e.read(_MAX_REPLY + 1)
+            except (OSError, http.client.HTTPException) as read_error:
+                raise MsspError(messages.MOBILE_UNAVAILABLE, f"{source} broke off its answer: {read_error}") from e
             code, reason = _fault(data)
             log.warning("%s answered %s to %s: %s", source, e.code, kind, reason)
             raise MsspError(_fault_message(code), f"{source}: {reason}", code=code) from e
@@ -249,14 +252,22 @@ def _user(msisdn: str, user_identifier: str | None) -> dict[str, str]:
     return user
 
 
+def _member(value: Any, *names: str) -> Any:
+    """``value[names[0]][names[1]]…``, or None where a level is missing or not an object."""
+    for name in names:
+        if not isinstance(value, dict):
+            return None
+        value = value.get(name)
+    return value
+
+
 def _status(answer: dict[str, Any]) -> tuple[int, str]:
-    status = answer.get("Status")
-    code = ((status or {}).get("StatusCode") or {}).get("Value") if isinstance(status, dict) else None
-    if isinstance(code, str) and code.isdigit():
+    code = _member(answer, "Status", "StatusCode", "Value")
+    if isinstance(code, str) and code.isascii() and code.isdigit():
         code = int(code)
     if not isinstance(code, int) or isinstance(code, bool):
         raise MsspError(messages.MOBILE_UNAVAILABLE, "the MSSP's answer has no Status")
-    return code, str(status.get("StatusMessage") or "")  # type: ignore[union-attr]
+    return code, str(_member(answer, "Status", "StatusMessage") or "")
 
 
 def _expect_ok(answer: dict[str, Any]) -> None:
@@ -273,7 +284,7 @@ def _fault(data: bytes) -> tuple[int | None, str]:
         reason = f"{subcode} {fault.get('Reason', '')}: {fault.get('Detail', '')}"
         digits = subcode.rsplit(":", 1)[-1].lstrip("_")
         return (int(digits) if digits.isdigit() else None), reason
-    except (ValueError, KeyError, TypeError):
+    except (ValueError, KeyError, TypeError, AttributeError):
         return None, "no TS 102 204 fault"
 
 
