@@ -7,6 +7,7 @@ from __future__ import annotations
 import ast
 import base64
 import hashlib
+import json
 import re
 import sys
 from pathlib import Path
@@ -444,3 +445,23 @@ def test_the_block_ends_after_the_lockout(phone, clock):
     assert send(phone, "MSS_SignatureReq", signature_request(AP_Info=ap_info("T2")))[0] == 400
     clock.advance(seconds=1)
     assert send(phone, "MSS_SignatureReq", signature_request(AP_Info=ap_info("T3")))[0] == 200
+
+
+def test_workers_starting_together_agree_on_the_access_point_password(tmp_path, monkeypatch):
+    """Another worker makes the file between this one's read and write: this one takes its password."""
+    from msign_soap.pki import sims
+
+    real_read = sims._read
+    other = {}
+
+    def read_while_another_worker_writes(path):
+        found = real_read(path)
+        if not other:  # the first read: the file is made right after it
+            other["password"] = None
+            other["password"] = register_access_point(tmp_path, AP_ID)
+        return found
+
+    monkeypatch.setattr(sims, "_read", read_while_another_worker_writes)
+    mine = register_access_point(tmp_path, AP_ID)
+    assert mine == other["password"]
+    assert json.loads((tmp_path / sims.ACCESS_POINTS_FILE).read_text())["access_points"][AP_ID] == mine

@@ -119,6 +119,7 @@ def register_access_point(directory: Path, ap_id: str, password: str | None = No
     """
     path = directory / ACCESS_POINTS_FILE
     for _ in range(2):
+        existed = path.exists()  # as read: a file made after this by another worker must win
         current = _read(path)
         points: dict[str, str] = {}
         if isinstance(current, dict) and isinstance(current.get("access_points"), dict):
@@ -129,6 +130,6 @@ def register_access_point(directory: Path, ap_id: str, password: str | None = No
         points[ap_id] = wanted
         # the first process to make the file decides a new password; a later
         # change (another AP_ID, a configured password) replaces it
-        if _write(path, {"format": _FORMAT, "access_points": points}, exclusive=not path.exists()):
+        if _write(path, {"format": _FORMAT, "access_points": points}, exclusive=not existed):
             return wanted
     raise ConfigurationError(f"{path} keeps changing")
