@@ -507,6 +507,55 @@ VALID_TWINS = {
     "pdf": Case("Pdf", ION, by(ION)),
 }
 
+
+def root_swapped(service: Any, pdf: bytes) -> bytes:
+    """Ion's valid signature on an update whose trailer points at a new catalog
+    with a new page ("Pay 1000"): the signed file shows other content."""
+    from asn1crypto import cms
+    from asn1crypto import keys as asn1_keys
+    from asn1crypto import x509 as asn1_x509
+    from cryptography.hazmat.primitives import serialization
+    from pyhanko.pdf_utils import generic
+    from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
+    from pyhanko.sign import signers
+    from pyhanko.sign.fields import SigSeedSubFilter
+    from pyhanko.sign.timestamps import TimeStamper
+    from pyhanko_certvalidator.registry import SimpleCertificateStore
+
+    ion = service.pki.people[ION]
+    writer = IncrementalPdfFileWriter(io.BytesIO(pdf), strict=False)
+    old_page = writer.root["/Pages"]["/Kids"].raw_get(0).get_object()
+    page = generic.DictionaryObject({generic.pdf_name(k): v for k, v in old_page.items() if k != "/Parent"})
+    page["/Contents"] = writer.add_object(generic.StreamObject(stream_data=b"BT /F1 24 Tf 72 720 Td (Pay 1000) Tj ET"))
+    page_ref = writer.add_object(page)
+    pages = {
+        "/Type": generic.pdf_name("/Pages"),
+        "/Kids": generic.ArrayObject([page_ref]),
+        "/Count": generic.NumberObject(1),
+    }
+    pages_ref = writer.add_object(generic.DictionaryObject({generic.pdf_name(k): v for k, v in pages.items()}))
+    page["/Parent"] = pages_ref
+    catalog = {generic.pdf_name("/Type"): generic.pdf_name("/Catalog"), generic.pdf_name("/Pages"): pages_ref}
+    writer._root = writer.add_object(generic.DictionaryObject(catalog))
+
+    class Tsa(TimeStamper):
+        async def async_timestamp(self, message_digest: bytes, md_algorithm: str) -> cms.ContentInfo:
+            return cms.ContentInfo.load(service.timestamper.timestamp(message_digest, md_algorithm))
+
+    key = ion.private_key.private_bytes(
+        serialization.Encoding.DER, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+    signer = signers.SimpleSigner(
+        signing_cert=asn1_x509.Certificate.load(ion.certificate_der),
+        signing_key=asn1_keys.PrivateKeyInfo.load(key),
+        cert_registry=SimpleCertificateStore.from_certs([asn1_x509.Certificate.load(c) for c in ion.chain_der]),
+    )
+    out = io.BytesIO()
+    meta = signers.PdfSignatureMetadata(field_name="Signature1", subfilter=SigSeedSubFilter.PADES)
+    signers.sign_pdf(writer, meta, signer=signer, output=out, timestamper=Tsa(include_nonce=False))
+    return out.getvalue()
+
+
 REFUSED_RESULTS = [
     pytest.param(
         Case("Hash", ION, lambda s, c: by(ION)(s, hashlib.sha1(b"another document").digest())),
@@ -529,6 +578,7 @@ REFUSED_RESULTS = [
                  id="pdf-change-inside-the-signature-update"),
     pytest.param(Case("Pdf", ION, lambda s, c: by(ION)(s, by(ION)(s, c))), pages.LOCAL_DOCUMENT_CHANGED,
                  id="pdf-two-signatures-added"),
+    pytest.param(Case("Pdf", ION, root_swapped), pages.LOCAL_DOCUMENT_CHANGED, id="pdf-catalog-replaced"),
 ]  # fmt: skip
 
 REFUSED_SIGNERS = [

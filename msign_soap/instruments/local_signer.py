@@ -375,6 +375,9 @@ def _other_change(before: PdfFileReader, after: PdfFileReader, field_ref: generi
     field = field_ref.reference
     widgets = {field} | {kid.reference for kid in _raw_list(field_ref.get_object(), "/Kids")}
     root = _reference(before.trailer, "/Root")
+    if _reference(after.trailer, "/Root") != root:
+        # a new catalog would show other pages, and nothing of the original refers to it
+        return "replaces the document catalog"
     info = _reference(before.trailer, "/Info")
     metadata = _reference(before.root, "/Metadata")
     acroform = _reference(before.root, "/AcroForm")
