@@ -189,3 +189,23 @@ def test_the_answer_has_the_contract_form(live_server):
     assert [etree.QName(e).localname for e in certificate] == ["Certificate", "SignatureValid", "SignedAt", "Subject"]
     assert result.findtext("m:Message", namespaces=ns) == "The signature is valid"
     assert result.findtext("m:SignaturesValid", namespaces=ns) == "true"
+
+
+@pytest.mark.parametrize("name", ["договор.pdf", "contract-semnat-ăîșț.pdf", "act.pdf"])
+def test_the_report_download_names_any_file(service, name):
+    from io import BytesIO
+    from urllib.parse import quote
+
+    from werkzeug.test import Client
+
+    pdf = signed_pdf(service)
+    response = Client(service).post(
+        "/verify",
+        data={"signature": (BytesIO(pdf), name), "lang": "ro", "download": "1"},
+        content_type="multipart/form-data",
+    )
+    assert response.status_code == 200
+    disposition = response.headers["Content-Disposition"]
+    assert disposition.isascii() and disposition.startswith('attachment; filename="verification-')
+    assert f"filename*=UTF-8''{quote('verification-' + name + '.html', safe='')}" in disposition
+    assert "Semnătura este validă" in response.get_data(as_text=True)

@@ -17,6 +17,7 @@ import hashlib
 import logging
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING
+from urllib.parse import quote
 
 from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.wrappers import Request, Response
@@ -60,7 +61,7 @@ class VerifyPage:
     def __call__(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
         request = Request(environ)
         request.max_content_length = self.max_bytes
-        request.max_form_memory_size = self.max_bytes
+        request.max_form_memory_size = 64 * 1024  # the text fields (lang, hash); files are spooled
         try:
             response = self.dispatch(request)
         finally:
@@ -113,8 +114,12 @@ class VerifyPage:
             verdict_messages={verdict: translate(text, lang) for verdict, text in VERDICT_MESSAGES.items()},
         )
         if request.form.get("download"):
-            safe = "".join(c for c in file_name if c.isalnum() or c in "-_.")[:80] or "document"
-            response.headers["Content-Disposition"] = f'attachment; filename="verification-{safe}.html"'
+            # an ASCII name for every client, the real one (RFC 6266 / 5987) for those that read it
+            safe = "".join(c for c in file_name if (c.isascii() and c.isalnum()) or c in "-_.")[:80] or "document"
+            full = quote(f"verification-{file_name[:80]}.html", safe="")
+            response.headers["Content-Disposition"] = (
+                f"attachment; filename=\"verification-{safe}.html\"; filename*=UTF-8''{full}"
+            )
         return response
 
     def _hashes(self, request: Request) -> list[bytes | None] | None:
