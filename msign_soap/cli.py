@@ -379,7 +379,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
         return int(args.handler(args))
-    except ConfigurationError as e:
+    except (ConfigurationError, InvalidParameter) as e:
         print(f"msign-soap: {e.reason}", file=sys.stderr)
         return 2
 

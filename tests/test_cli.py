@@ -155,5 +155,9 @@ def test_verify_command(tmp_path):
     assert wrong.stdout.splitlines()[0].endswith(": The signature is not over the given hash")
     assert "HASH_FAILURE" in wrong.stdout
 
+    empty_hash = run(str(tmp_path / "signature.xml"), "--hash", "")
+    assert empty_hash.returncode == 2 and "Content is required" in empty_hash.stderr
+    assert "Traceback" not in empty_hash.stderr
+
     no_hash = run(str(tmp_path / "signature.xml"))
     assert no_hash.returncode == 2 and "--hash" in no_hash.stderr and "Traceback" not in no_hash.stderr
