@@ -174,3 +174,29 @@ def test_a_dtd_inside_soap_with_attachments_is_refused(service, soap_part, encod
     assert response.status_code == 500, response.get_data()
     assert b"expanded" not in response.get_data()
     assert service.store.models.SignRequest.select().count() == before
+
+
+def test_too_many_mime_parts_are_refused_before_unpacking(service):
+    from msign_soap.soap.protocol import MAX_MIME_PARTS
+
+    attachment = b"--MIME\r\nContent-Type: application/octet-stream\r\nContent-ID: <a%d>\r\n\r\nx\r\n"
+    body = (
+        multipart(POST).removesuffix(b"--MIME--\r\n")
+        + b"".join(attachment % i for i in range(MAX_MIME_PARTS))
+        + b"--MIME--\r\n"
+    )
+    response = post(service, body, content_type='multipart/related; boundary=MIME; type="text/xml"; start="<root>"')
+    assert fault_of(response.status_code, response.get_data()) == (
+        "s:Client",
+        f"A multipart/related message may have at most {MAX_MIME_PARTS} parts",
+    )
+
+
+def test_an_attachment_without_content_id_is_a_client_fault(service):
+    no_id = b"--MIME\r\nContent-Type: text/plain\r\n\r\nx\r\n--MIME--\r\n"
+    body = multipart(POST).removesuffix(b"--MIME--\r\n") + no_id
+    response = post(service, body, content_type='multipart/related; boundary=MIME; type="text/xml"; start="<root>"')
+    assert fault_of(response.status_code, response.get_data()) == (
+        "s:Client",
+        "The multipart/related message is malformed",
+    )

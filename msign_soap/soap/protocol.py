@@ -39,6 +39,8 @@ __all__ = ["WcfSoap11", "fault_envelope"]
 log = logging.getLogger(__name__)
 
 _DTD = re.compile(rb"<!(?!--|\[CDATA\[)")
+#: Most MIME parts (the SOAP part and its attachments) of a multipart/related message.
+MAX_MIME_PARTS = 16
 _DTD_REFUSED = "DTDs and entity declarations are not allowed in SOAP messages"
 _MUST_UNDERSTAND = f"{{{NS_SOAP_ENV}}}mustUnderstand"
 _ENVELOPE = f"{{{NS_SOAP_ENV}}}Envelope"
@@ -231,7 +233,18 @@ class _Attachments:
 
 
 def _unpack_attachments(message: bytes, content_type: str) -> bytes:
-    """The SOAP part of a ``multipart/related`` message, attachments put back in place."""
+    """The SOAP part of a ``multipart/related`` message, attachments put back in place.
+
+    Spyne parses and writes the whole envelope again for every attachment:
+    more than :data:`MAX_MIME_PARTS` parts are refused before that.
+    """
     mime_type, parameters = parse_options_header(content_type)
-    (envelope,) = collapse_swa(_Attachments(message), (mime_type, parameters), NS_SOAP_ENV)
+    boundary = parameters.get("boundary")
+    if boundary and message.count(b"--" + boundary.encode("latin-1", "replace")) > MAX_MIME_PARTS + 1:
+        raise Fault("Client", f"A multipart/related message may have at most {MAX_MIME_PARTS} parts")
+    try:
+        (envelope,) = collapse_swa(_Attachments(message), (mime_type, parameters), NS_SOAP_ENV)
+    except (AttributeError, KeyError, TypeError, ValueError, etree.XMLSyntaxError) as e:
+        # e.g. a part without Content-ID: Spyne's reader assumes one
+        raise Fault("Client", "The multipart/related message is malformed") from e
     return envelope.encode("utf-8") if isinstance(envelope, str) else envelope
