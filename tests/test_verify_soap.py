@@ -209,3 +209,31 @@ def test_the_report_download_names_any_file(service, name):
     assert disposition.isascii() and disposition.startswith('attachment; filename="verification-')
     assert f"filename*=UTF-8''{quote('verification-' + name + '.html', safe='')}" in disposition
     assert "Semnătura este validă" in response.get_data(as_text=True)
+
+
+def test_a_subject_xml_cannot_carry_still_gives_the_item_its_result(service, client):
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    from msign_soap.signing.xades import sign_xades_with_key
+
+    from .conftest import issue_certificate
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    odd = issue_certificate("Ion\x01Popescu", key, service.pki.issuing_ca)
+    digest = hashlib.sha1(DOCUMENT).digest()
+    xades = sign_xades_with_key(
+        digest, odd.certificate_der, odd.chain_der, key, service.timestamper,
+        signing_time=service.requests.clock(), reference_uri="urn:msign:content:c1",
+    )  # fmt: skip
+    [result] = verify(client, "Hash", [{"Content": digest, "Signature": xades}], "en")
+    [certificate] = result.Certificates.VerificationCertificate
+    assert certificate.Subject.startswith("CN=Ion\ufffdPopescu")
+    assert result.SignaturesValid is True
+
+
+def test_a_subject_is_cut_to_the_contracts_250_characters():
+    from msign_soap.soap.service import _display_subject
+
+    assert _display_subject("CN=" + "A" * 300) == "CN=" + "A" * 246 + "…"
+    assert _display_subject("CN=" + "A" * 247) == "CN=" + "A" * 247
+    assert _display_subject(None) is None

@@ -5,6 +5,7 @@ The docstrings of the operations are written for integrators.
 
 from __future__ import annotations
 
+import re
 from types import SimpleNamespace
 from typing import Any
 
@@ -53,6 +54,21 @@ def _sign_request(request: Any) -> SignRequestInput | None:
             delegated_role_id=signer.DelegatedRoleID,
         ),
     )
+
+
+#: VerificationCertificate.Subject's documented maximum length.
+MAX_SUBJECT = 250
+# What XML 1.0 cannot carry: a certificate may hold it in a name.
+_NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+
+
+def _display_subject(subject: str | None) -> str | None:
+    """A signer's subject as the answer can carry it: characters XML cannot
+    hold replaced by U+FFFD, cut to :data:`MAX_SUBJECT` characters."""
+    if subject is None:
+        return None
+    text = _NOT_XML.sub("\ufffd", subject)
+    return text if len(text) <= MAX_SUBJECT else text[: MAX_SUBJECT - 1] + "…"
 
 
 class MSignService(ServiceBase):
@@ -169,7 +185,7 @@ class MSignService(ServiceBase):
                             Certificate=s.certificate,
                             SignatureValid=s.valid,
                             SignedAt=s.signed_at,
-                            Subject=s.subject,
+                            Subject=_display_subject(s.subject),
                         )
                         for s in o.report.signatures
                         if s.certificate is not None
