@@ -200,3 +200,22 @@ def test_an_attachment_without_content_id_is_a_client_fault(service):
         "s:Client",
         "The multipart/related message is malformed",
     )
+
+
+def test_each_caller_reads_its_own_schema_error(service):
+    """The contract schema keeps one error log, shared by the server's threads."""
+    wrong: list[tuple[str, bytes]] = []
+
+    def caller(n: int) -> None:
+        for i in range(60):
+            value = f"Bad{n}x{i}"
+            response = post(service, POST.replace("<ContentType>Hash<", f"<ContentType>{value}<"))
+            if value.encode() not in response.get_data():
+                wrong.append((value, response.get_data()[:300]))
+
+    threads = [threading.Thread(target=caller, args=(n,)) for n in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert not wrong, wrong[:3]

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import logging
 import re
+import threading
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -110,6 +111,8 @@ class WcfSoap11:
 
     def __init__(self, schema: etree.XMLSchema, operations: Mapping[str, Any]) -> None:
         self.contract_schema = schema
+        # The schema keeps one error log: validating and reading it is one step.
+        self._schema_lock = threading.Lock()
         self.operations = dict(operations)
 
     # -- input ---------------------------------------------------------------
@@ -185,8 +188,10 @@ class WcfSoap11:
         soap_action = soap_action.strip().strip('"')
         if soap_action and operation and soap_action != action_for(operation):
             raise Fault("Client", f"The SOAPAction {soap_action!r} does not match the operation {operation}")
-        if not self.contract_schema.validate(body):
-            error = self.contract_schema.error_log[0]
+        with self._schema_lock:
+            valid = self.contract_schema.validate(body)
+            error = None if valid else self.contract_schema.error_log[0]
+        if error is not None:
             raise ContractFault(
                 "InvalidParameter", f"The message does not follow the contract: {_schema_message(error)}"
             )
