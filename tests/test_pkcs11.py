@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from msign_soap.core import ExpectedSigner, SignContentInput, SignStatus
-from msign_soap.errors import ConfigurationError, KeyLocked, WrongPin
+from msign_soap.errors import ConfigurationError, KeyLocked, SigningError, WrongPin
 from msign_soap.i18n import messages
 
 from .conftest import make_service, minimal_pdf
@@ -117,6 +117,31 @@ def test_token_locked_by_the_hsm(service, securesign, monkeypatch):
         securesign.sign(request_id, ION, PIN)
     assert locked.value.message_id == messages.KEY_LOCKED
     assert status(service, request_id).status == SignStatus.PENDING
+
+
+class _FailingModule:
+    """A PKCS #11 module whose tokens fail to open (a device error, not a PIN check)."""
+
+    def get_token(self, token_label: str) -> Any:
+        from pkcs11 import exceptions
+
+        class Token:
+            def open(self, user_pin: str) -> Any:
+                raise exceptions.DeviceError()
+
+        return Token()
+
+
+def test_device_errors_cost_no_pin_attempts(service, securesign, monkeypatch):
+    real = securesign.module
+    monkeypatch.setattr(securesign, "module", _FailingModule())
+    request_id = post(service)
+    for _ in range(service.config.pin_attempts + 2):
+        with pytest.raises(SigningError):
+            securesign.sign(request_id, ION, PIN)
+    monkeypatch.setattr(securesign, "module", real)
+    securesign.sign(request_id, ION, PIN)  # not locked
+    assert status(service, request_id).status == SignStatus.SUCCESS
 
 
 def test_the_service_counts_wrong_pins_at_a_token(tmp_path, clock, softhsm):

@@ -103,6 +103,14 @@ class PinCounter:
             messages.WRONG_PIN, f"wrong PIN for {idnp} at {provider}", attempts_left=self.max_attempts - failed
         )
 
+    def release(self, row_id: int) -> None:
+        """The reserved attempt checked no PIN (the device failed): take it back."""
+        model = self.model
+        with self.store.db.connection_context(), self.store.write():
+            model.update(failed_attempts=model.failed_attempts - 1).where(
+                (model.id == row_id) & (model.failed_attempts > 0)
+            ).execute()
+
     def forgive(self, row_id: int) -> None:
         """The PIN was right: the count starts afresh."""
         model = self.model

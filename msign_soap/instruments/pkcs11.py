@@ -89,8 +89,10 @@ class Pkcs11CloudKey(CloudKeyInstrument):
         self.signing.requests.open_request(request_id)
         token = self._token(idnp)
         attempt = self.counter.reserve(self.name, idnp)
+        checked = False  # whether the token judged the PIN
         try:
             with token.open(user_pin=pin) as session:
+                checked = True
                 self.counter.forgive(attempt.id)
                 log.info("request %s: %s token of %s opened", request_id, self.name, idnp)
                 certificate, chain, key = _signing_key(session)
@@ -98,6 +100,7 @@ class Pkcs11CloudKey(CloudKeyInstrument):
                 items = self.signing.prepare(request_id, certificate, chain)
                 values = [_sign(key, item) for item in items]
         except (p11.PinIncorrect, p11.PinInvalid, p11.PinLenRange):
+            checked = True
             raise self.counter.wrong(attempt.id, self.name, idnp) from None
         except (p11.PinLocked, p11.PinExpired) as e:
             raise KeyLocked(
@@ -105,6 +108,9 @@ class Pkcs11CloudKey(CloudKeyInstrument):
             ) from None
         except p11.PKCS11Error as e:
             raise SigningError(f"the {self.name} token of {idnp} failed: {type(e).__name__} {e}") from e
+        finally:
+            if not checked:  # the HSM failed or locked the token: no PIN of the user's was wrong
+                self.counter.release(attempt.id)
         self.signing.finish(request_id, values)
 
     def _token(self, idnp: str) -> Any:
