@@ -389,6 +389,26 @@ def test_results_of_a_request_that_ended_otherwise_go_with_its_documents(service
         assert results.select().count() == 0
 
 
+def test_a_signature_older_than_the_request_is_refused(service, clock):
+    """An old signature over the same hash (replayed) does not answer a new request."""
+    from datetime import timedelta
+
+    from msign_soap.signing.timestamp import LocalTsa
+
+    request_id = post(service, "Hash", HASHES[:1])
+    earlier = clock.now - timedelta(hours=1)
+    tsa = service.pki.tsa
+    old_tsa = LocalTsa(tsa.certificate, tsa.private_key, tsa.chain, clock=lambda: earlier)
+    replayed = sign(
+        SignData(FORMAT_XADES, HASHES[0], "urn:msign:content:c0"), signer_key(service.pki.people[ION]), old_tsa, earlier
+    )
+    with pytest.raises(ResultRejected) as refused:
+        service.instruments["moldsign"].accept(request_id, 0, replayed)
+    assert refused.value.message_id == pages.LOCAL_INVALID_SIGNATURE
+    assert "before the request" in (refused.value.detail or "")
+    assert status(service, request_id) == ("Pending", None)
+
+
 def test_a_pdf_batch_is_accepted(service):
     nationalid = service.instruments["nationalid"]
     request_id = post(service, "Pdf", PDFS, signer=None)

@@ -57,6 +57,7 @@ from __future__ import annotations
 
 import io
 import logging
+from datetime import UTC, timedelta
 from typing import Any
 
 from pyhanko.pdf_utils import generic
@@ -87,6 +88,8 @@ MAX_XADES_BYTES = 1024 * 1024
 #: Most bytes a signature may add to a PDF (the CMS with chain and token,
 #: a visible appearance).
 PDF_GROWTH = 4 * 1024 * 1024
+#: How much earlier than the request a result's time-stamp may be (clocks differ).
+CLOCK_SKEW = timedelta(minutes=5)
 
 # What a result's verdict means: the result is refused (the request stays
 # Pending), or the signer is (the request ends Failure).
@@ -177,7 +180,13 @@ class LocalSigner(LocalSignerInstrument):
             signature = self._check_xades(document, content)
         else:
             signature = self._check_pdf(document, content)
-        assert signature.certificate is not None  # a VALID report names its signer
+        assert signature.certificate is not None and signature.signed_at is not None  # _judge
+        created = request.created_at.replace(tzinfo=UTC)
+        if signature.signed_at < created - CLOCK_SKEW:
+            # an old signature over the same bytes must not answer a new request
+            raise ResultRejected(
+                pages.LOCAL_INVALID_SIGNATURE, f"time-stamped {signature.signed_at}, before the request ({created})"
+            )
         certificate = signature.certificate
         try:
             identity = signer_identity(load_certificate(certificate))
