@@ -763,11 +763,14 @@ def test_results_posted_by_the_page(service, browser):
     assert answer.status_code == 200, answer.get_data()
     assert answer.json == {"accepted": 1, "total": 2, "finished": False, "next": f"/{request_id}/sign?lang=en"}
     assert 'data-accepted="true"' in browser.get(f"/{request_id}/sign/moldsign").get_data(as_text=True)
+    beyond = post_result(browser, request_id, 5, by(ION)(service, PDFS[1]), csrf)
+    assert (beyond.status_code, beyond.json["finished"]) == (404, False)  # not a 500 with a traceback
     last = post_result(browser, request_id, 1, by(ION)(service, PDFS[1]), csrf)
     assert last.json["finished"] is True and last.json["accepted"] == 2
     assert status(service, request_id) == ("Success", None)
     again = post_result(browser, request_id, 1, by(ION)(service, PDFS[1]), csrf)
     assert again.status_code == 409 and again.json["finished"] is True
+    assert again.json["error"] == "This signing request is already finished."  # translated, not the log's reason
 
 
 def test_a_refused_signer_answers_409_with_the_reason(service, browser):

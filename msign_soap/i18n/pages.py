@@ -23,6 +23,7 @@ __all__ = [
     "MISSING_RETURN_URL",
     "NOT_FOUND",
     "NOT_FOUND_TITLE",
+    "REQUEST_FINISHED",
     "MISSING_PIN",
     "NO_SESSION",
     "SERVER_ERROR",
@@ -40,6 +41,8 @@ INSTRUMENT_NAMES = {
 }
 
 NOT_FOUND_TITLE = N_("Signing request not found")
+#: A result or a form for a request that has ended (its page shows how).
+REQUEST_FINISHED = N_("This signing request is already finished.")
 NOT_FOUND = N_("There is no such signing request. It may have been removed; start again from the e-service.")
 INVALID_REQUEST_TITLE = N_("The e-service sent an invalid request")
 MISSING_RETURN_URL = N_("The e-service did not say where to return (ReturnUrl is missing).")

@@ -44,7 +44,7 @@ from werkzeug.wrappers import Request, Response
 
 from ..config import Config
 from ..core import RequestSummary, SignSession, content_uri
-from ..errors import MSignError, RequestClosed, ResultRejected, SigningRefused
+from ..errors import MSignError, RequestClosed, RequestNotFound, ResultRejected, SigningRefused
 from ..i18n import pages, translate
 from ..instruments.api import LocalSignerInstrument
 from .security import secure_headers
@@ -139,7 +139,7 @@ def accept(
     if not session.check_csrf(request.headers.get("X-CSRF-Token")):
         return _json(403, {"error": translate(pages.BAD_CSRF, lang), "finished": False})
     if summary.status.finished:
-        reason = translate(summary.reason, lang) if summary.reason else ""
+        reason = translate(summary.reason or pages.REQUEST_FINISHED, lang)
         return _json(409, {"error": reason, "finished": True, "next": next_url})
     if request.mimetype != "application/json":
         return _json(415, {"error": "application/json expected", "finished": False})
@@ -155,11 +155,14 @@ def accept(
     except ResultRejected as e:
         log.info("request %s: %s result for content %d refused: %s", request_id, instrument.name, position, e.detail)
         return _json(422, {"error": translate(e.message_id, lang), "finished": False})
-    except (SigningRefused, RequestClosed) as e:
+    except RequestNotFound:
+        return _json(404, {"error": translate(pages.NOT_FOUND, lang), "finished": False})
+    except SigningRefused as e:
         log.info("request %s: %s signing ended: %s", request_id, instrument.name, e)
-        return _json(
-            409, {"error": translate(getattr(e, "message_id", e.reason), lang), "finished": True, "next": next_url}
-        )
+        return _json(409, {"error": translate(e.message_id, lang), "finished": True, "next": next_url})
+    except RequestClosed as e:
+        log.info("request %s: %s signing ended: %s", request_id, instrument.name, e)
+        return _json(409, {"error": translate(pages.REQUEST_FINISHED, lang), "finished": True, "next": next_url})
     except MSignError:
         log.exception(
             "request %s: the %s result for content %d could not be taken", request_id, instrument.name, position
