@@ -148,7 +148,9 @@ def create_app(config: Config, clock: Clock = utcnow, checker: CertificateChecke
     if isinstance(checker, ChainChecker):  # results from the user's machine are verified against it
         instruments.update(create_local_signers(signing, checker))
     pages = create_web_app(requests, signing, instruments, config.local_signer_url)
-    verify_page = VerifyPage(pages, checker if isinstance(checker, ChainChecker) else None, config.max_body_bytes)
+    # a signed document and its original, as large as contents may be, and the form
+    upload_limit = 2 * config.max_content_bytes + 64 * 1024
+    verify_page = VerifyPage(pages, checker if isinstance(checker, ChainChecker) else None, upload_limit)
 
     def wsgi(environ: dict, start_response: Callable) -> Iterable[bytes]:
         path = environ.get("PATH_INFO", "")

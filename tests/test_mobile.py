@@ -698,6 +698,8 @@ def test_display_text_fits_a_phone():
     assert display_text("Contract  no.\n12", 1, 3, "0042") == "Contract no. 12 (2/3) · 0042"
     long = display_text("x" * 90, 0, 1, "1234")
     assert long == "x" * (DISPLAY_DESCRIPTION - 1) + "… · 1234"
+    # a right-to-left override would show the code elsewhere; control characters go too
+    assert display_text("Pay\u202e 1000\x07", 0, 1, "0042") == "Pay 1000 · 0042"
 
 
 def test_verification_code_is_four_digits_from_the_digest():

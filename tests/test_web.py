@@ -675,6 +675,7 @@ def test_locked_key_is_explained(service, client, browser):
     ("fields", "message"),
     [
         pytest.param({"idnp": "12345", "pin": ION_PIN}, "Enter the IDNP: 13 digits.", id="short-idnp"),
+        pytest.param({"idnp": ION[:-1] + "0", "pin": ION_PIN}, "Enter the IDNP: 13 digits.", id="idnp-check-digit"),
         pytest.param({"idnp": ION, "pin": ""}, "Enter the PIN.", id="no-pin"),
     ],
 )

@@ -43,6 +43,7 @@ from __future__ import annotations
 
 import logging
 import secrets
+import unicodedata
 from datetime import timedelta
 from typing import Any
 
@@ -79,9 +80,15 @@ def verification_code(digest: bytes) -> str:
     return f"{((digest[0] >> 2) << 7) | (digest[-1] & 0x7F):04d}"
 
 
+#: Control characters (line breaks …) are spaces on the phone, format characters nothing.
+_VISIBLE = {"Cc": " ", "Cf": ""}
+
+
 def display_text(description: str, position: int, total: int, code: str) -> str:
     """What the phone shows for content ``position`` (0-based) of ``total``."""
-    text = " ".join(description.split())
+    # no control or format characters (a bidi override could move the verification code on the screen)
+    visible = "".join(_VISIBLE.get(unicodedata.category(c), c) for c in description)
+    text = " ".join(visible.split())
     if len(text) > DISPLAY_DESCRIPTION:
         text = text[: DISPLAY_DESCRIPTION - 1].rstrip() + "…"
     if total > 1:

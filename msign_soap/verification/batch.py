@@ -98,9 +98,10 @@ def verify_item(
             assert item.content is not None
             return verify_xades(item.signature, item.content, trust, now=now)
         return verify_pdf(item.signature, trust, now=now)
-    except Exception as e:  # a verifier bug must cost this item, not the batch
+    except Exception:  # a verifier bug must cost this item, not the batch
         log.exception("verification of %s content %s failed", content_type, item.correlation_id)
-        failed = SignatureReport(Verdict.MALFORMED, Indication.INDETERMINATE, "GENERIC", f"verifier error: {e}")
+        # the error's text (paths, URLs) stays in the log: the detail reaches the public report page
+        failed = SignatureReport(Verdict.MALFORMED, Indication.INDETERMINATE, "GENERIC", "internal verifier error")
         return DocumentReport(Verdict.MALFORMED, (failed,), "the verifier failed on this content")
 
 

@@ -55,6 +55,7 @@ from ..core import (
     SignSessions,
     SignStatus,
     check_return_url,
+    is_valid_idn,
     normalize_msisdn,
 )
 from ..core.sessions import MAX_RELAY_STATE
@@ -72,7 +73,6 @@ log = logging.getLogger(__name__)
 SOAP_LINK = "/MSign.svc?singleWsdl"
 _ENTRY_PARAMETERS = ("returnurl", "relaystate", "instrument", "msisdn")
 _LANGUAGE_NAMES = {"ro": "Română", "ru": "Русский", "en": "English"}
-_IDNP_LENGTH = 13
 # Linked from every page, so that browsers do not ask for a missing /favicon.ico.
 _FAVICON = (
     '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 16 16"><rect width="16" height="16" rx="3" fill="#0b3d91"/>'
@@ -281,7 +281,7 @@ class WebApp:
         idnp = request.form.get("idnp", "").strip() or summary.expected_signer_id or ""
         pin = request.form.get("pin", "")
         again = functools.partial(self.sign_page, request, summary, session, lang, cloud_key.name, idnp=idnp)
-        if len(idnp) != _IDNP_LENGTH or not idnp.isascii() or not idnp.isdigit():
+        if not is_valid_idn(idnp):
             return again(error=pages.INVALID_IDNP)
         if not pin:
             return again(error=pages.MISSING_PIN)

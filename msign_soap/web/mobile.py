@@ -28,7 +28,7 @@ from urllib.parse import urlencode
 from werkzeug.utils import redirect
 from werkzeug.wrappers import Request, Response
 
-from ..core import RequestSummary, SignSession, normalize_msisdn
+from ..core import RequestSummary, SignSession, is_valid_idn, normalize_msisdn
 from ..errors import InvalidParameter, MSignError, MsspError, RequestClosed, SigningRefused
 from ..i18n import normalize_language, pages, translate
 from ..instruments.api import MobileInstrument
@@ -43,7 +43,6 @@ log = logging.getLogger(__name__)
 
 #: Seconds between two loads of the progress page.
 POLL_SECONDS = 2
-_IDNP_LENGTH = 13
 
 
 def local_number(msisdn: str | None) -> str:
@@ -90,7 +89,7 @@ def submit(
     # against it; the IDNP the user types is the provider's to check.
     idnp = None
     if summary.expected_signer_id is None:
-        if len(typed) != _IDNP_LENGTH or not typed.isascii() or not typed.isdigit():
+        if not is_valid_idn(typed):
             return again(pages.INVALID_IDNP)
         idnp = typed
     try:

@@ -50,7 +50,7 @@ NOT_AVAILABLE = N_("Verification is not available on this server: no trusted aut
 class VerifyPage:
     """The verification page over ``trust``, rendered by ``pages``' templates.
 
-    :param max_bytes: the largest upload (the SOAP body limit).
+    :param max_bytes: the largest upload (a signed document and its original).
     """
 
     def __init__(self, pages: WebApp, trust: Trust | None, max_bytes: int) -> None:
