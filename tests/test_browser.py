@@ -218,12 +218,20 @@ def sign_with_cloud_key(page: Any, entry: str, idnp: str, pin: str, return_url: 
         page.click("[data-action=sign]")
 
 
-def test_pdf_batch_signed_and_accepted_by_pdfsig_and_pyhanko(site, eservice, page, tmp_path):
+@pytest.mark.parametrize(
+    ("site_fixture", "backend"),
+    [
+        pytest.param("site", "SoftwareCloudKey", id="software-keystore"),
+        pytest.param("hsm_site", "Pkcs11CloudKey", id="pkcs11-softhsm"),
+    ],
+)
+def test_pdf_batch_signed_and_accepted_by_pdfsig_and_pyhanko(site_fixture, backend, request, eservice, page, tmp_path):
     from .conftest import in_thread, minimal_pdf
     from .test_pades import pdfsig
     from .test_signing_flow import pyhanko_status
 
-    url, service = site
+    url, service = request.getfixturevalue(site_fixture)
+    assert type(service.instruments["securesign"]).__name__ == backend
     documents = [minimal_pdf(f"Act {i}") for i in (1, 2)]
     contents = [{"Content": d, "CorrelationID": f"p{i}", "Name": f"Act {i}.pdf"} for i, d in enumerate(documents)]
     client, request_id = post_batch(url, "Pdf", contents)
