@@ -176,6 +176,11 @@ class Tour:
             page.goto(f"{self.url}/mssp-sim/phone/{ION_MSISDN}")
             page.wait_for_selector("[data-action=approve]")
 
+        def local_signer(page: Any, lang: str) -> None:
+            page.goto(self.entry(self.post(), lang))
+            page.click("[data-instrument=moldsign]")
+            page.locator("[data-action=sign]").wait_for(state="visible")  # the signer's certificates are listed
+
         def verify_form(page: Any, lang: str) -> None:
             page.goto(f"{self.url}/verify?lang={lang}")
 
@@ -197,6 +202,7 @@ class Tour:
             ("mobile-form", mobile_form),
             ("mobile-progress", mobile_progress),
             ("mssp-simulator-phone", phone),
+            ("local-signer", local_signer),
             ("verify-form", verify_form),
             ("verify-report", verify_report),
         ]
@@ -244,6 +250,8 @@ def tour(browser: Any, out: Path, data_dir: Path) -> Iterator[Tour]:
 
     from msign_soap.app import create_app
     from msign_soap.config import load_config
+    from msign_soap.local_signer import LocalSignerApp, SignerKey
+    from msign_soap.signing.timestamp import HttpTimestamper
 
     from . import pki_support
 
@@ -252,10 +260,19 @@ def tour(browser: Any, out: Path, data_dir: Path) -> Iterator[Tour]:
         return Response(body, content_type="text/html; charset=utf-8")(environ, start_response)
 
     pki_support.seed_demo_pki(data_dir)
-    # the service's public URL is its own: the mobile instrument calls the simulator mounted under it
-    with pki_support.serve() as (url, server), pki_support.serve(eservice) as (back, _):
-        service = create_app(load_config(environ={}, data_dir=data_dir, public_url=url))
+    # the service's public URL is its own: the mobile instrument calls the simulator mounted under it;
+    # a local signer (msign-soap local-signer) with Ion Popescu's key answers the moldsign page
+    with (
+        pki_support.serve() as (url, server),
+        pki_support.serve(eservice) as (back, _),
+        pki_support.serve() as (signer_url, signer),
+    ):
+        config = load_config(environ={}, data_dir=data_dir, public_url=url, local_signer_url=signer_url)
+        service = create_app(config)
         server.app = service
+        ion = service.pki.people[ION]
+        key = SignerKey(ion.certificate, ion.private_key, ion.chain)
+        signer.app = LocalSignerApp(key, HttpTimestamper(url + "/tsa"), [url])
         try:
             yield Tour(browser, url, service, back + "/back", out, axe_source())
         finally:
