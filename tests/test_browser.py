@@ -195,6 +195,13 @@ def test_a_failing_browser_test_leaves_a_screenshot(chromium, request, tmp_path,
 # -- batches, backends, refusals, languages --------------------------------------
 
 
+#: The sites whose ``securesign`` keys live in the software keystore and in SoftHSM2 tokens.
+CLOUD_KEY_BACKENDS = [
+    pytest.param("site", "SoftwareCloudKey", id="software-keystore"),
+    pytest.param("hsm_site", "Pkcs11CloudKey", id="pkcs11-softhsm"),
+]
+
+
 def post_batch(url: str, content_type: str, contents: list[dict[str, Any]], **request: Any) -> tuple[Any, str]:
     client = soap_client(url + "/MSign.svc")
     request_id = client.PostSignRequest(
@@ -218,13 +225,7 @@ def sign_with_cloud_key(page: Any, entry: str, idnp: str, pin: str, return_url: 
         page.click("[data-action=sign]")
 
 
-@pytest.mark.parametrize(
-    ("site_fixture", "backend"),
-    [
-        pytest.param("site", "SoftwareCloudKey", id="software-keystore"),
-        pytest.param("hsm_site", "Pkcs11CloudKey", id="pkcs11-softhsm"),
-    ],
-)
+@pytest.mark.parametrize(("site_fixture", "backend"), CLOUD_KEY_BACKENDS)
 def test_pdf_batch_signed_and_accepted_by_pdfsig_and_pyhanko(site_fixture, backend, request, eservice, page, tmp_path):
     from .conftest import in_thread, minimal_pdf
     from .test_pades import pdfsig
@@ -263,13 +264,7 @@ def hsm_site(tmp_path_factory: pytest.TempPathFactory, softhsm: Path) -> Iterato
         service.close()
 
 
-@pytest.mark.parametrize(
-    ("site_fixture", "backend"),
-    [
-        pytest.param("site", "SoftwareCloudKey", id="software-keystore"),
-        pytest.param("hsm_site", "Pkcs11CloudKey", id="pkcs11-softhsm"),
-    ],
-)
+@pytest.mark.parametrize(("site_fixture", "backend"), CLOUD_KEY_BACKENDS)
 def test_hash_batch_signed_and_accepted_by_xmlsec1(site_fixture, backend, request, eservice, page, tmp_path):
     import hashlib
     import shutil
