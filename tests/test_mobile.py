@@ -648,6 +648,24 @@ def test_an_mssp_that_does_not_answer_is_asked_again(operator):
     assert site.status(request_id).Status == "Success"
 
 
+def test_an_mssp_that_cannot_take_a_content_in_time_ends_the_request(operator):
+    """Sending keeps failing: the user's time (mssp_timeout from the first attempt) still runs out."""
+    site, switch, _ = operator
+    request_id = post(site, count=2)
+    browser = Browser(site)
+    browser.enter(request_id, MSISDN=ION.msisdn)
+    browser.submit(request_id)
+    with serve(switch) as (base, _):
+        Phone(base, ION.msisdn).answer("approve", ION.sim_pin)
+    switch.refusing = "MSS_SignatureReq"
+    browser.poll(request_id)  # the second content cannot be sent
+    assert site.status(request_id).Status == "Pending"
+    site.clock.advance(seconds=site.service.config.mssp_timeout + 1)
+    browser.poll(request_id)
+    answer = site.status(request_id)
+    assert (answer.Status, answer.Message) == ("Failure", translate(messages.MOBILE_TIMEOUT, "en"))
+
+
 def test_the_form_says_when_the_mssp_is_down(operator):
     site, switch, _ = operator
     request_id = post(site)

@@ -47,6 +47,8 @@ import unicodedata
 from datetime import timedelta
 from typing import Any
 
+from peewee import fn
+
 from ..core import SigningService, SignStatus, signer_identity
 from ..core.trust import load_certificate
 from ..errors import MSignError, MsspError, RequestClosed, SignerRejected, SigningRefused
@@ -240,7 +242,9 @@ class MobileSignature(MobileInstrument):
         try:
             self._send(transaction, session.msisdn, session.user_identifier)
         except MsspError as e:
-            if e.code is None:  # not reached: the next poll tries again
+            if e.code is None and self._past_deadline(transaction):
+                self._fail(transaction.request_id, messages.MOBILE_TIMEOUT, e)
+            elif e.code is None:  # not reached: the next poll tries again
                 log.warning("request %s: MSS_Signature failed: %s", transaction.request_id, e.detail)
                 self._notice(transaction.request_id, e.message_id)
             else:
@@ -250,6 +254,13 @@ class MobileSignature(MobileInstrument):
             if session.notice is not None:
                 self._notice(transaction.request_id, None)
 
+    def _past_deadline(self, transaction: Any) -> bool:
+        """Whether the user's time for ``transaction`` (from its first sending) is up."""
+        T = self.store.models.MobileTransaction
+        with self.store.db.connection_context():
+            deadline = T.select(T.deadline).where(T.id == transaction.id).scalar()
+        return deadline is not None and self.clock() > deadline
+
     def _send(self, transaction: Any, msisdn: str, idnp: str | None) -> None:
         """Send ``transaction`` to the phone unless another worker is doing so."""
         T = self.store.models.MobileTransaction
@@ -257,7 +268,8 @@ class MobileSignature(MobileInstrument):
         ap_trans_id = _transaction_id()  # a fresh one for each attempt: the MSSP may have seen the last
         with self.store.db.connection_context(), self.store.write():
             claimed = (
-                T.update(sent_at=now, deadline=now + self.timeout, ap_trans_id=ap_trans_id)
+                # the first attempt's deadline stays: retries do not give the user more time
+                T.update(sent_at=now, deadline=fn.COALESCE(T.deadline, now + self.timeout), ap_trans_id=ap_trans_id)
                 .where(
                     (T.id == transaction.id)
                     & T.mssp_trans_id.is_null()
