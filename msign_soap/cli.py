@@ -108,6 +108,7 @@ def _verify(args: argparse.Namespace) -> int:
     from .i18n import normalize_language
     from .pki import load_demo_pki
     from .verification.batch import VerificationItem, verify_batch
+    from .verification.pades import is_pdf
 
     try:
         document = Path(args.file).read_bytes()
@@ -119,7 +120,7 @@ def _verify(args: argparse.Namespace) -> int:
         except ValueError as e:
             raise ConfigurationError("--hash must be hexadecimal (the SHA-1 of the signed document)") from e
         kind = "Hash"
-    elif b"%PDF-" in document[:1024]:
+    elif is_pdf(document):
         content, kind = None, "Pdf"
     else:
         raise ConfigurationError(f"{args.file} is not a PDF; to verify a XAdES signature give --hash")

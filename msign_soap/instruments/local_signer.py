@@ -61,7 +61,6 @@ from datetime import UTC, timedelta
 from typing import Any
 
 from pyhanko.pdf_utils import generic
-from pyhanko.pdf_utils.misc import PdfError
 from pyhanko.pdf_utils.reader import PdfFileReader
 from pyhanko.pdf_utils.xref import TrailerDictionary
 from pyhanko.sign.fields import enumerate_sig_fields
@@ -71,6 +70,7 @@ from ..core.model import ContentType, SignStatus
 from ..core.trust import load_certificate
 from ..errors import RequestClosed, RequestNotFound, ResultRejected, SignerRejected
 from ..i18n import messages, pages
+from ..verification.dss import PDF_DAMAGE
 from ..verification.pades import verify_pdf
 from ..verification.report import DocumentReport, SignatureReport, Verdict
 from ..verification.trust import Trust
@@ -118,7 +118,6 @@ _CATALOG_KEYS = frozenset({"/AcroForm", "/Extensions", "/Version", "/Metadata"})
 _ACROFORM_KEYS = frozenset({"/Fields", "/SigFlags", "/DR", "/DA"})
 _PAGE_KEYS = frozenset({"/Annots"})
 # What pyHanko's lenient reader raises on damaged files.
-_DAMAGE = (PdfError, ValueError, TypeError, KeyError, IndexError, AttributeError, AssertionError, RecursionError)
 
 
 class LocalSigner(LocalSignerInstrument):
@@ -362,7 +361,7 @@ def _new_signature_field(original: bytes, signed: bytes) -> str:
         if len(byte_range) != 4 or byte_range[0] != 0 or byte_range[2] + byte_range[3] != len(signed):
             raise ResultRejected(pages.LOCAL_DOCUMENT_CHANGED, f"the new signature covers {byte_range}, not the file")
         change = _other_change(before, after, field_ref)
-    except _DAMAGE as e:
+    except PDF_DAMAGE as e:
         raise ResultRejected(pages.LOCAL_INVALID_SIGNATURE, f"unreadable PDF: {type(e).__name__}: {e}") from e
     if change is not None:
         raise ResultRejected(pages.LOCAL_DOCUMENT_CHANGED, change)

@@ -34,7 +34,9 @@ from .trust import Trust
 __all__ = ["ValidationData", "certificates_in", "contexts", "read_dss"]
 
 # What pyHanko and asn1crypto raise on a damaged DSS.
-_DAMAGE = (PdfError, ValueError, TypeError, KeyError, IndexError, AttributeError, AssertionError, RecursionError)
+#: What pyHanko's lenient reader raises on a damaged PDF: its own PdfError and
+#: built-in errors (even AssertionError) from structures it did not expect.
+PDF_DAMAGE = (PdfError, ValueError, TypeError, KeyError, IndexError, AttributeError, AssertionError, RecursionError)
 
 
 @dataclass
@@ -74,7 +76,7 @@ def read_dss(handler: PdfHandler) -> ValidationData:
             item.native  # noqa: B018 - asn1crypto parses lazily; damage shows here
     except NoDSSFoundError:
         return ValidationData()
-    except _DAMAGE:
+    except PDF_DAMAGE:
         return ValidationData()
     return data
 

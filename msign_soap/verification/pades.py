@@ -66,7 +66,6 @@ from asn1crypto import cms
 from asn1crypto import x509 as asn1_x509
 from cryptography import x509
 from pyhanko.pdf_utils import generic
-from pyhanko.pdf_utils.misc import PdfError
 from pyhanko.pdf_utils.reader import PdfFileReader
 from pyhanko.sign.diff_analysis import (
     CatalogModificationRule,
@@ -89,7 +88,7 @@ from pyhanko.sign.validation.status import PdfSignatureStatus
 
 from ..errors import MSignError
 from . import pdf_speedups
-from .dss import OneDocumentTrust, ValidationData, certificates_in, contexts, read_dss
+from .dss import PDF_DAMAGE, OneDocumentTrust, ValidationData, certificates_in, contexts, read_dss
 from .names import display_subject
 from .pades_status import (
     indication_of,
@@ -129,21 +128,13 @@ _DIFF_POLICY = StandardDiffPolicy(
 _KEY_USAGE = KeyUsageConstraints(key_usage={"digital_signature", "non_repudiation"})
 _SIGNATURE_SUBFILTERS = ("/ETSI.CAdES.detached", "/adbe.pkcs7.detached")
 _HEX_WHITESPACE = re.compile(rb"[\x00\t\n\x0c\r ]")
-# What pyHanko and asn1crypto raise on damaged structures: their own errors
-# and built-in ones (even AssertionError) from shapes they did not expect.
-_DAMAGE = (
-    PdfError,
-    SignatureValidationError,
-    ValueError,
-    TypeError,
-    KeyError,
-    IndexError,
-    AttributeError,
-    AssertionError,
-    RecursionError,
-    UnicodeError,
-    OverflowError,
-)
+# ... and, reading signatures, pyHanko's validation errors and asn1crypto's others.
+_DAMAGE = (*PDF_DAMAGE, SignatureValidationError, UnicodeError, OverflowError)
+
+
+def is_pdf(data: bytes) -> bool:
+    """Does ``data`` start like a PDF (``%PDF-`` in its first KiB, as readers allow)?"""
+    return b"%PDF-" in data[:1024]
 
 
 def verify_pdf(document: bytes, trust: Trust, *, now: datetime | None = None) -> DocumentReport:
@@ -163,7 +154,7 @@ def verify_pdf(document: bytes, trust: Trust, *, now: datetime | None = None) ->
     data = bytes(document)
     if len(data) > MAX_PDF_BYTES:
         return DocumentReport.unreadable(f"the document is larger than {MAX_PDF_BYTES} bytes")
-    if b"%PDF-" not in data[:1024]:
+    if not is_pdf(data):
         return DocumentReport.unreadable("not a PDF document (no %PDF- header)")
     try:
         reader = PdfFileReader(io.BytesIO(data), strict=False)

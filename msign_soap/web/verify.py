@@ -26,6 +26,7 @@ from ..i18n import N_, normalize_language, translate
 from ..i18n.verdicts import VERDICT_MESSAGES
 from ..verification import Verdict
 from ..verification.batch import VerificationItem, VerificationOutcome, verify_batch
+from ..verification.pades import is_pdf
 from ..verification.trust import Trust
 from .security import secure_headers
 
@@ -95,7 +96,7 @@ class VerifyPage:
         if not signed:
             return self.form(request, lang, NO_FILE, status=400)
         file_name = (upload.filename if upload is not None else None) or "document"
-        if b"%PDF-" in signed[:1024]:
+        if is_pdf(signed):
             outcome = self._verify("Pdf", [None], signed, lang)
         else:
             hashes = self._hashes(request)
