@@ -4,18 +4,33 @@ A helper of ``bench/signing.py``: the service's WSGI app is called through
 Werkzeug's test client (no HTTP); between the two SOAP calls the request is
 signed as a cloud-key instrument will sign it, with
 ``service.signing.sign_with_key`` (prepare from the stored request, sign with
-the key, finish, store the result).
+the key, finish, store the result). Each stage's time and peak RSS growth
+(Linux ``/proc``) are recorded.
 """
 
 from __future__ import annotations
 
 import base64
+import gc
 import shutil
 import time
 from pathlib import Path
 from typing import Any
 
 ACTION = "https://msign.gov.md/IMSign/"
+
+
+def reset_peak_rss() -> int:
+    """Reset the process's peak RSS (the counter ru_maxrss reports; Linux >= 4.0) and return the current RSS."""
+    with open("/proc/self/clear_refs", "w") as f:
+        f.write("5")
+    return rss("VmRSS")
+
+
+def rss(field: str = "VmHWM") -> int:
+    """A memory figure of this process from ``/proc/self/status``, in bytes (default: the peak RSS)."""
+    with open("/proc/self/status") as f:
+        return next(int(line.split()[1]) * 1024 for line in f if line.startswith(field + ":"))
 
 
 class SoapRoundTrip:
@@ -51,11 +66,16 @@ class SoapRoundTrip:
         return response.get_data()
 
     def run(self, pdf: bytes | None, body: bytes | None = None) -> dict[str, float]:
-        stages, mark = {}, [time.perf_counter()]
+        """One round trip; per stage ``name``: its seconds, and ``name + " base"`` and
+        ``name + " peak"``, the RSS at its start and the peak RSS during it, in bytes."""
+        stages: dict[str, float] = {}
+        gc.collect()
+        mark = [reset_peak_rss(), time.perf_counter()]
 
         def lap(name: str) -> None:
-            stages[name] = time.perf_counter() - mark[0]
-            mark[0] = time.perf_counter()
+            stages[name], stages[name + " base"], stages[name + " peak"] = time.perf_counter() - mark[1], mark[0], rss()
+            gc.collect()  # the stage's garbage is not the next one's base (not timed)
+            mark[:] = [reset_peak_rss(), time.perf_counter()]
 
         answer = self.call("PostSignRequest", body or self.post_body(pdf))
         request_id = answer.split(b"<PostSignRequestResult>")[1].split(b"<")[0].decode()

@@ -245,6 +245,52 @@ def test_ecdsa_signer(service, tmp_path, encode):
     assert pyhanko_status(status(service, pdf_request).results[0].signature, service).bottom_line
 
 
+@pytest.mark.parametrize("padding", [0, 3 * 1024 * 1024], ids=["small", "over-a-blob-chunk"])
+def test_pdf_draft_keeps_only_the_update_and_the_result_its_own_row(service, padding):
+    document = minimal_pdf(padding=padding)
+    request_id = post(service, "Pdf", [SignContentInput(document, "p")], signer=ExpectedSigner(ION))
+    sign(service, request_id)
+    m = service.store.models
+    with service.store.db.connection_context():
+        [stored] = m.SignDraft.select().where(m.SignDraft.request == request_id)
+        [content] = m.SignContent.select().where(m.SignContent.request == request_id)
+        [result] = m.SignResult.select().where(m.SignResult.request == request_id)
+    assert len(stored.prepared) < 64 * 1024  # the incremental update, not a copy of the document
+    assert bytes(content.content) == document  # the content's row is not rewritten with the result
+    signed = status(service, request_id).results[0].signature
+    assert signed == bytes(result.signature) and signed.startswith(document)
+    assert pyhanko_status(signed, service).bottom_line
+
+
+def test_prepared_pdf_not_beginning_with_the_document_is_refused(service, monkeypatch):
+    import msign_soap.core.signing as flow
+
+    real = flow.prepare_pades
+
+    def rewriting(pdf: Any, *args: Any, **kwargs: Any) -> Any:
+        draft, prepared = real(pdf, *args, **kwargs)
+        prepared[0:1] = b"X"
+        return draft, prepared
+
+    monkeypatch.setattr(flow, "prepare_pades", rewriting)
+    request_id = post(service, "Pdf", [SignContentInput(minimal_pdf())], signer=ExpectedSigner(ION))
+    with pytest.raises(SigningError, match="does not begin with the original document"):
+        sign(service, request_id)
+    assert draft_count(service, request_id) == 0
+
+
+def test_finish_refuses_a_pdf_whose_document_was_deleted_meanwhile(service):
+    request_id = post(service, "Pdf", [SignContentInput(minimal_pdf())], signer=ExpectedSigner(ION))
+    ion = person(service, ION)
+    items = service.signing.prepare(request_id, ion.certificate_der, ion.chain_der)
+    m = service.store.models
+    with service.store.db.connection_context():
+        m.SignContent.update(content=None).where(m.SignContent.request == request_id).execute()
+    with pytest.raises(SigningError, match="has been deleted"):
+        service.signing.finish(request_id, [sign_item(ion.private_key, i) for i in items])
+    assert status(service, request_id).status is SignStatus.PENDING
+
+
 def test_chain_is_taken_from_the_trust_store_when_not_offered(service):
     request_id = post(service)
     sign(service, request_id, chain=())
@@ -474,7 +520,7 @@ def test_failure_half_way_writes_nothing(service):
     assert status(service, request_id).status is SignStatus.PENDING
     m = service.store.models
     with service.store.db.connection_context():
-        assert not m.SignContent.select().where(m.SignContent.signature.is_null(False)).exists()
+        assert not m.SignResult.select().exists()
     service.signing.timestamper = working  # the user tries again
     service.signing.finish(request_id, values)
     assert status(service, request_id).status is SignStatus.SUCCESS

@@ -125,3 +125,49 @@ def test_add_column_if_missing_adds_once(tmp_path):
     assert add_column_if_missing(db, New, "note") is False  # a fresh database already has it
     assert [(t.name, t.note) for t in New.select()] == [("kept", None)]
     db.close()
+
+
+def test_a_schema_7_database_is_upgraded_in_place(tmp_path, clock):
+    """Version 8 moves results out of the contents' rows; a draft stored whole still finishes."""
+    from msign_soap.core import ExpectedSigner, SignContentInput, SignRequestInput, SignStatus, sign_item
+
+    from .conftest import minimal_pdf
+
+    service = make_service(tmp_path, clock)
+    consumer, ion = service.requests.demo_consumer(), service.pki.people["2004001234567"]
+    done = service.requests.post(consumer, SignRequestInput("Hash", [SignContentInput(sha1("x"), "c")], "Short"))
+    service.signing.sign_with_key(done, ion.certificate_der, ion.chain_der, ion.private_key)
+    expected = service.requests.get(consumer, done, None).results
+    pdf = minimal_pdf()
+    pending = service.requests.post(
+        consumer, SignRequestInput("Pdf", [SignContentInput(pdf)], "Short", expected_signer=ExpectedSigner(ion.idnp))
+    )
+    items = service.signing.prepare(pending, ion.certificate_der, ion.chain_der)
+    db = service.store.db
+    with db.connection_context():  # back to version 7: results in sign_content, drafts stored whole
+        db.execute_sql("ALTER TABLE sign_content ADD COLUMN certificate BLOB")
+        db.execute_sql("ALTER TABLE sign_content ADD COLUMN signature BLOB")
+        db.execute_sql(
+            "UPDATE sign_content SET certificate = (SELECT certificate FROM sign_result r WHERE "
+            "r.request_id = sign_content.request_id AND r.position = sign_content.position), signature = "
+            "(SELECT signature FROM sign_result r WHERE r.request_id = sign_content.request_id AND "
+            "r.position = sign_content.position)"
+        )
+        db.execute_sql("DROP TABLE sign_result")
+        db.execute_sql("DELETE FROM schema_version WHERE version = 8")
+        [(update,)] = db.execute_sql("SELECT prepared FROM sign_draft WHERE request_id = ?", (pending,)).fetchall()
+        db.execute_sql("UPDATE sign_draft SET prepared = ? WHERE request_id = ?", (pdf + update, pending))
+    service.close()
+
+    upgraded = make_service(tmp_path, clock)
+    try:
+        with upgraded.store.db.connection_context():
+            assert current_version(upgraded.store.db, upgraded.store.models) == len(MIGRATIONS)
+            leftover = upgraded.store.db.execute_sql("SELECT COUNT(*) FROM sign_content WHERE signature IS NOT NULL")
+            assert leftover.fetchone()[0] == 0
+        assert upgraded.requests.get(consumer, done, None).results == expected
+        upgraded.signing.finish(pending, [sign_item(ion.private_key, i) for i in items])
+        answer = upgraded.requests.get(consumer, pending, None)
+        assert answer.status is SignStatus.SUCCESS and answer.results[0].signature.startswith(pdf)
+    finally:
+        upgraded.close()

@@ -311,7 +311,7 @@ def signed_pdf() -> bytes:
     pki = load_demo_pki(shared_demo_pki_template(), TEMPLATE_URL)
     signer = pki.people[IDNP]
     tsa = LocalTsa(pki.tsa.certificate, pki.tsa.private_key, pki.tsa.chain)
-    return sign_pades_with_key(
+    signed = sign_pades_with_key(
         minimal_pdf(),
         signer.certificate_der,
         signer.chain_der,
@@ -320,6 +320,7 @@ def signed_pdf() -> bytes:
         signing_time=datetime.now(UTC),
         reason="First signature",
     )
+    return bytes(signed)
 
 
 def test_already_signed_pdf_is_refused_without_multiple_signatures(service, client, signed_pdf):

@@ -24,6 +24,7 @@ from ..config import Config
 from ..errors import AuthorizationFailed, InvalidParameter, MSignError, RequestClosed, RequestNotFound
 from ..i18n import messages, translate
 from ..store import Store
+from ..store.blobs import insert_with_blob
 from ..store.prepared import Prepared, PreparedInsert, slot
 from .identifiers import new_request_id
 from .model import SignRequestInput, SignResponse, SignResultOutput, SignStatus
@@ -118,10 +119,16 @@ class RequestService:
                 m.SignRequest.failure_reason,
                 m.SignContent.position,
                 m.SignContent.correlation_id,
-                m.SignContent.certificate,
-                m.SignContent.signature,
+                m.SignResult.certificate,
+                m.SignResult.signature,
             )
             .join(m.SignContent, pw.JOIN.LEFT_OUTER, on=(m.SignContent.request == m.SignRequest.request_id))
+            .join(
+                m.SignResult,
+                pw.JOIN.LEFT_OUTER,
+                on=(m.SignResult.request == m.SignRequest.request_id)
+                & (m.SignResult.position == m.SignContent.position),
+            )
             .where(m.SignRequest.request_id == slot("request_id"))
             .order_by(m.SignContent.position),
         )
@@ -257,7 +264,8 @@ class RequestService:
     ) -> None:
         """Mark a Pending request Success with one (certificate, signature) per content.
 
-        All results are written in the transaction that changes the state.
+        All results are written in the transaction that changes the state,
+        each without a whole copy in the database driver (:func:`.insert_with_blob`).
 
         :param unless_expired: refuse a request whose lifetime has run out
             even though no one has marked it Expired yet, and mark it so.
@@ -275,9 +283,8 @@ class RequestService:
                 raise MSignError(f"request {request_id} has {count} contents, got {len(results)} results")
             if self._finish(request_id, SignStatus.SUCCESS, unexpired_at=self.clock() if unless_expired else None):
                 for position, (certificate, signature) in enumerate(results):
-                    m.SignContent.update(certificate=certificate, signature=signature).where(
-                        (m.SignContent.request == request_id) & (m.SignContent.position == position)
-                    ).execute()
+                    values = {"request": request_id, "position": position, "certificate": certificate}
+                    insert_with_blob(self.store.db, m.SignResult, values, "signature", signature)
             else:
                 closed = self._close_if_expired(request_id)  # committed, unlike a raise in here
         if closed is not None:
@@ -348,6 +355,7 @@ class RequestService:
                     m.SignDraft.delete().where(m.SignDraft.request.in_(purge)).execute()
                     m.SignSession.delete().where(m.SignSession.request.in_(purge)).execute()
                     m.SignPreparation.delete().where(m.SignPreparation.request.in_(purge)).execute()
+                    m.SignResult.delete().where(m.SignResult.request.in_(purge)).execute()
                     m.SignContent.delete().where(m.SignContent.request.in_(purge)).execute()
                     m.SignRequest.delete().where(m.SignRequest.request_id.in_(purge)).execute()
         report = MaintenanceReport(expired=expired, documents_deleted=len(ids), purged=len(purge))

@@ -198,7 +198,7 @@ class SigningService:
                 signature = finish_xades(draft.draft, value, timestamper)
             else:
                 context = self.validation_context() if draft.draft.level == "B-LT" and self.validation_context else None
-                # signed in place in the bytearray loaded from the database: no copy
+                # signed in place in the buffer assembled from the database: no copy
                 signature = finish_pades(
                     draft.draft, draft.prepared or b"", value, timestamper, validation_context=context
                 )
@@ -241,12 +241,12 @@ class SigningService:
     def _draft(
         self, request: Any, content: Any, certificate: bytes, chain: Sequence[bytes], now: datetime
     ) -> StoredDraft:
-        if content.content is None:
+        document = self.drafts.document(content)
+        if document is None:
             raise SigningError(f"The document of content {content.position} has been deleted")
-        document = bytes(content.content)
         if request.content_type == ContentType.HASH.value:
             xades = prepare_xades(
-                document,
+                bytes(document),
                 certificate,
                 chain,
                 signing_time=now,
@@ -264,6 +264,9 @@ class SigningService:
             appearance=self.appearance,
             level=self.pades_level,
         )
+        # The store keeps only what follows the document (an incremental update).
+        if prepared[: len(document)] != document:
+            raise SigningError("The prepared PDF does not begin with the original document")
         return StoredDraft(pades, prepared)
 
 

@@ -110,7 +110,7 @@ class Timestamper(Protocol):
 
 
 def prepare_pades(
-    pdf: bytes,
+    pdf: bytes | bytearray,
     certificate: bytes,
     chain: Sequence[bytes],
     *,
@@ -122,7 +122,7 @@ def prepare_pades(
     level: str = "B-T",
     location: str | None = None,
     timestamp_reserve: int = TIMESTAMP_RESERVE,
-) -> tuple[PadesDraft, bytes]:
+) -> tuple[PadesDraft, memoryview]:
     """Add an empty PAdES signature to ``pdf`` and return what the signer signs.
 
     :param pdf: the document, signed or not (a new signature is an
@@ -143,7 +143,9 @@ def prepare_pades(
     :param location: ``/Location``.
     :param timestamp_reserve: bytes kept for the time-stamp token.
     :return: the draft and the prepared document (the input plus one
-        incremental update).
+        incremental update), as a writable ``memoryview`` of the stream
+        pyHanko wrote it to (no copy), which :func:`finish_pades` signs in
+        place: finish it once, or pass ``bytes(prepared)`` to keep it.
     :raises InvalidDocument: ``pdf`` cannot be read, is encrypted, or
         forbids a further signature.
     :raises SigningError: a certificate or a parameter is unusable.
@@ -155,7 +157,7 @@ def prepare_pades(
     mechanism = _mechanism_for(signer_cert)
     when = signing_time if signing_time.tzinfo else signing_time.replace(tzinfo=UTC)
 
-    stream = io.BytesIO(pdf)  # shares the caller's bytes until written to
+    stream = io.BytesIO(pdf)  # shares bytes until written to (copies a bytearray at once)
     writer = _open_for_update(stream)
     existing = _signature_field_names(writer)
     field = field_name or _free_field_name(existing)
@@ -208,7 +210,7 @@ def prepare_pades(
         raise InvalidDocument(f"The PDF cannot take a signature: {e}") from e
     except _MALFORMED as e:
         raise InvalidDocument(f"The PDF cannot be updated: {_describe(e)}") from e
-    prepared = stream.getvalue()  # no copy: the stream shares its buffer
+    prepared = stream.getbuffer()  # no copy, and writable: finish_pades signs it in place
     draft = PadesDraft(
         level=level,
         digest_algorithm=DIGEST_ALGORITHM,

@@ -5,7 +5,8 @@ has shipped. Version 1 creates the initial schema; version 2 adds the signing
 flow's tables (preparations, drafts) and delegations; version 3 the sign
 page's sessions; version 4 the cloud keys; version 5 the PIN counters of
 PKCS #11 tokens; version 6 the mobile signature's transactions; version 7
-the local signer's accepted results.
+the local signer's accepted results; version 8 moves results out of the
+contents' rows into a table of their own.
 
 Steps create tables from the *current* models, so a fresh database gets every
 column at once while an old one gets them step by step. A step that adds a
@@ -67,6 +68,19 @@ def _local_signer_results(db: pw.Database, models: Models) -> None:
     db.create_tables([models.LocalSignerResult])
 
 
+def _results_table(db: pw.Database, models: Models) -> None:
+    db.create_tables([models.SignResult])
+    content = models.SignContent._meta.table_name
+    if "signature" not in {column.name for column in db.get_columns(content)}:
+        return  # created without the old columns
+    result = models.SignResult._meta.table_name
+    db.execute_sql(
+        f"INSERT INTO {result} (request_id, position, certificate, signature) "  # noqa: S608 -- our table names
+        f"SELECT request_id, position, certificate, signature FROM {content} WHERE signature IS NOT NULL"
+    )
+    db.execute_sql(f"UPDATE {content} SET certificate = NULL, signature = NULL WHERE signature IS NOT NULL")  # noqa: S608
+
+
 MIGRATIONS: list[Callable[[pw.Database, Models], None]] = [
     _initial_schema,
     _signing_flow,
@@ -75,6 +89,7 @@ MIGRATIONS: list[Callable[[pw.Database, Models], None]] = [
     _pin_counters,
     _mobile_signatures,
     _local_signer_results,
+    _results_table,
 ]
 
 

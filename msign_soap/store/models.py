@@ -34,6 +34,7 @@ class Models:
     MobileSigning: Any
     MobileTransaction: Any
     LocalSignerResult: Any
+    SignResult: Any
 
     def all(self) -> list[Any]:
         """Every model, in creation (dependency) order."""
@@ -51,6 +52,7 @@ class Models:
             self.MobileSigning,
             self.MobileTransaction,
             self.LocalSignerResult,
+            self.SignResult,
         ]
 
 
@@ -103,8 +105,8 @@ def define_models(database: pw.Database) -> Models:
         multiple_signatures = pw.BooleanField(default=False)
         content = pw.BlobField(null=True)
         content_size = pw.IntegerField()
-        certificate = pw.BlobField(null=True)
-        signature = pw.BlobField(null=True)
+        # Databases made before schema version 8 also have ``certificate`` and
+        # ``signature`` columns here, emptied by that version (see SignResult).
 
         class Meta:
             indexes = ((("request", "position"), True),)
@@ -131,7 +133,9 @@ def define_models(database: pw.Database) -> Models:
         kind = pw.CharField(max_length=8)
         #: The draft's own JSON (``XadesDraft.to_json`` / ``PadesDraft.to_json``).
         draft = pw.TextField()
-        #: The prepared PDF (PAdES only): a copy of the document, deleted with it.
+        #: PAdES only: what the prepared PDF appends to the content's document
+        #: (the incremental update with the empty signature), or, stored before
+        #: schema version 8, the whole prepared PDF; deleted with the document.
         prepared = pw.BlobField(null=True)
 
         class Meta:
@@ -263,6 +267,24 @@ def define_models(database: pw.Database) -> Models:
         class Meta:
             indexes = ((("request", "position"), True),)
 
+    # -- since schema version 8 ------------------------------------------------
+
+    class SignResult(Base):
+        """A content's signature once its request is Success: the signer's
+        certificate and the XAdES document or the signed PDF.
+
+        A table of its own, the signature last: storing a result writes only
+        this row, not the content's (SQLite rewrites a whole row on update).
+        """
+
+        request = pw.ForeignKeyField(SignRequest, on_delete="CASCADE")
+        position = pw.IntegerField()
+        certificate = pw.BlobField()
+        signature = pw.BlobField()
+
+        class Meta:
+            indexes = ((("request", "position"), True),)
+
     return Models(
         Consumer,
         SignRequest,
@@ -277,4 +299,5 @@ def define_models(database: pw.Database) -> Models:
         MobileSigning,
         MobileTransaction,
         LocalSignerResult,
+        SignResult,
     )
