@@ -74,6 +74,18 @@ def _name(**attributes: str) -> object:
         pytest.param({"common_name": "Ion Popescu"}, {"common_name": "Ion Popescu"}, True, id="same-der"),
         pytest.param({"common_name": "Ion Popescu"}, {"common_name": "ion  popescu"}, True, id="rfc5280-caseless"),
         pytest.param({"common_name": "Ion Popescu"}, {"common_name": "Maria Rusu"}, False, id="different"),
+        pytest.param(
+            {"common_name": "Ion Popescu", "serial_number": "2004001234567"},
+            {"common_name": "Ion Popescu"},
+            False,
+            id="more-attributes",
+        ),
+        pytest.param(
+            {"common_name": "Ion", "organization_name": "Popescu"},
+            {"common_name": "Popescu", "organization_name": "Ion"},
+            False,
+            id="values-swapped",
+        ),
     ],
 )
 def test_name_equality_is_asn1cryptos(left, right, equal):
@@ -81,3 +93,15 @@ def test_name_equality_is_asn1cryptos(left, right, equal):
     assert pdf_speedups._original_name_eq(a, b) is equal  # the rule itself
     assert pdf_speedups.name_equal(a, b) is equal
     assert pdf_speedups.name_equal(a, "not a name") is False
+    for _ in range(2):  # computed, then remembered
+        assert pdf_speedups.name_hashable(a) == pdf_speedups._original_name_hashable.fget(a)
+        assert pdf_speedups.name_hashable(b) == pdf_speedups._original_name_hashable.fget(b)
+
+
+def test_remembered_names_are_bounded(monkeypatch):
+    monkeypatch.setattr(pdf_speedups, "_NORMALIZED", {})
+    monkeypatch.setattr(pdf_speedups, "_NORMALIZED_MAX", 3)
+    names = [_name(common_name=f"Person {i}") for i in range(10)]
+    for name in names:
+        assert pdf_speedups.name_hashable(name) == pdf_speedups._original_name_hashable.fget(name)
+        assert len(pdf_speedups._NORMALIZED) <= 3

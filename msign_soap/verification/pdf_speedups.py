@@ -19,7 +19,11 @@ each comparison, and pyHanko compares issuer names hundreds of times per
 document (matching signer infos and certificates): a third of the time of
 verifying five co-signatures. :func:`name_equal` answers at once when both
 names have the same DER encoding (then they are equal under any rule) and
-asks asn1crypto otherwise.
+otherwise compares asn1crypto's own normalized form of each name
+(``Name.hashable``: the same preparation, the same RDN order). That form,
+which pyHanko's certificate registry also asks for as a key, is remembered
+per DER encoding (:func:`name_hashable`), so each distinct name is prepared
+once per process rather than on every comparison.
 
 :func:`install` puts both in place (idempotent).
 """
@@ -32,13 +36,18 @@ from typing import Any
 from asn1crypto import x509 as asn1_x509
 from pyhanko.pdf_utils import generic
 
-__all__ = ["install", "name_equal", "read_hex_string_from_stream"]
+__all__ = ["install", "name_equal", "name_hashable", "read_hex_string_from_stream"]
 
 _WHITESPACE = b" \n\r\t\x0c\x00"
 _HEX_DIGITS = b"0123456789abcdefABCDEF"
 _BLOCK = 64 * 1024
 _original = generic.read_hex_string_from_stream
 _original_name_eq = asn1_x509.Name.__eq__
+_original_name_hashable = asn1_x509.Name.hashable
+#: DER of a name -> its normalized form; names come from certificates and CRLs,
+#: few and repeated, but an attacker's documents may bring many.
+_NORMALIZED: dict[bytes, str] = {}
+_NORMALIZED_MAX = 4096
 
 
 def read_hex_string_from_stream(stream: Any) -> Any:
@@ -68,14 +77,31 @@ def read_hex_string_from_stream(stream: Any) -> Any:
 
 
 def name_equal(self: asn1_x509.Name, other: object) -> bool:
-    """``Name.__eq__``: the same DER is equal, anything else as asn1crypto decides."""
-    if isinstance(other, asn1_x509.Name) and self.dump() == other.dump():
-        return True
-    return bool(_original_name_eq(self, other))
+    """``Name.__eq__``: the same DER is equal; else equal normalized forms."""
+    if not isinstance(other, asn1_x509.Name):
+        return bool(_original_name_eq(self, other))
+    mine, theirs = self.dump(), other.dump()
+    return mine == theirs or _normalized(self, mine) == _normalized(other, theirs)
+
+
+def name_hashable(self: asn1_x509.Name) -> str:
+    """``Name.hashable``, remembered by DER."""
+    return _normalized(self, self.dump())
+
+
+def _normalized(name: asn1_x509.Name, der: bytes) -> str:
+    """``name.hashable``, remembered by DER (at most :data:`_NORMALIZED_MAX` names, then forgotten)."""
+    value = _NORMALIZED.get(der)
+    if value is None:
+        if len(_NORMALIZED) >= _NORMALIZED_MAX:
+            _NORMALIZED.clear()
+        value = _NORMALIZED[der] = name.chosen.hashable
+    return value
 
 
 def install() -> None:
-    """Use :func:`read_hex_string_from_stream` in pyHanko's parser and
-    :func:`name_equal` for asn1crypto's names (idempotent)."""
+    """Use :func:`read_hex_string_from_stream` in pyHanko's parser, and
+    :func:`name_equal` and :func:`name_hashable` for asn1crypto's names (idempotent)."""
     generic.read_hex_string_from_stream = read_hex_string_from_stream
     asn1_x509.Name.__eq__ = name_equal  # type: ignore[method-assign,assignment]
+    asn1_x509.Name.hashable = property(name_hashable)  # type: ignore[method-assign,assignment]
