@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib
 import logging
 import threading
+import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -12,9 +13,10 @@ from typing import Any
 
 from .config import Config
 from .core import ChainChecker, RequestService, RevokedCertificate, SigningService, utcnow
+from .core.consumers import ConsumerRegistry
 from .core.requests import Clock
 from .core.trust import CertificateChecker, load_trust_anchors
-from .errors import ConfigurationError
+from .errors import ConfigurationError, MSignError
 from .instruments import Instrument, create_cloud_keys
 from .instruments.local_signer import create_local_signers
 from .instruments.mobile import MobileSignature
@@ -25,6 +27,7 @@ from .signing.timestamp import HttpTimestamper, LocalTsa, Timestamper
 from .soap import create_soap_app
 from .store import Store, open_store
 from .web import create_web_app
+from .web.security import with_hardening_headers
 from .web.verify import VERIFY_PATH, VerifyPage
 
 __all__ = ["Service", "configured_checker", "create_app", "demo_certificate_checker"]
@@ -76,6 +79,8 @@ class Service:
     instruments: dict[str, Instrument] = field(default_factory=dict)
     #: The bundled MSSP simulator mounted at ``/mssp-sim/`` (demo PKI, no ``mssp_url``).
     mssp_simulator: Any = None
+    #: The registered consumers (client certificates, networks).
+    consumers: ConsumerRegistry | None = None
 
     def __call__(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
         return self.wsgi(environ, start_response)
@@ -84,16 +89,28 @@ class Service:
         """Run the maintenance pass every ``maintenance_interval`` seconds in a
         daemon thread; set the returned event to stop it."""
         stop = threading.Event()
+        anchored = time.monotonic()
 
         def loop() -> None:
+            nonlocal anchored
             while not stop.wait(self.config.maintenance_interval):
                 try:
                     self.requests.run_maintenance()
                 except Exception:
                     log.exception("maintenance pass failed")
+                if time.monotonic() - anchored >= self.config.audit_anchor_interval:
+                    anchored = time.monotonic()
+                    self.anchor_audit_trail()
 
         threading.Thread(target=loop, name="msign-maintenance", daemon=True).start()
         return stop
+
+    def anchor_audit_trail(self) -> None:
+        """Have the TSA time-stamp the audit trail's head (nothing new: nothing done)."""
+        try:
+            self.requests.audit.anchor()
+        except MSignError as e:  # the TSA is down, or none is configured: next time
+            log.warning("the audit trail could not be anchored: %s", e.reason)
 
     def close(self) -> None:
         self.store.close()
@@ -126,6 +143,7 @@ def create_app(config: Config, clock: Clock = utcnow, checker: CertificateChecke
         raise ConfigurationError("pades_level B-LT needs a ChainChecker (its trust anchors gather the validation data)")
     store = open_store(config.database)
     requests = RequestService(store, config, clock)
+    requests.audit.timestamper = timestamper
     signing = SigningService(
         requests,
         timestamper,
@@ -135,7 +153,8 @@ def create_app(config: Config, clock: Clock = utcnow, checker: CertificateChecke
         validation_context=checker.validation_context if isinstance(checker, ChainChecker) else None,
     )
     # VerifySignatures trusts what signers must chain to (trust_anchors, else the demo PKI)
-    soap = create_soap_app(requests, checker if isinstance(checker, ChainChecker) else None)
+    consumers = ConsumerRegistry(store, clock)
+    soap = create_soap_app(requests, consumers, checker if isinstance(checker, ChainChecker) else None)
     instruments = create_cloud_keys(store, signing, config, pki)
     simulator = None
     mssp_url, mssp_password = config.mssp_url, config.mssp_ap_password
@@ -166,7 +185,8 @@ def create_app(config: Config, clock: Clock = utcnow, checker: CertificateChecke
             return verify_page(environ, start_response)
         return pages(environ, start_response)
 
-    return Service(config, store, requests, wsgi, pki, timestamper, signing, instruments, simulator)
+    hardened = with_hardening_headers(wsgi, hsts=config.production)
+    return Service(config, store, requests, hardened, pki, timestamper, signing, instruments, simulator, consumers)
 
 
 def _bundled_simulator(config: Config, pki: DemoPki, clock: Clock) -> tuple[Any, str | None]:

@@ -1,4 +1,6 @@
-"""The ``msign-soap`` command: ``serve``, ``wsdl``, ``verify``, ``demo-users``, ``delegation`` and ``keystore``."""
+"""The ``msign-soap`` command: ``serve``, ``wsdl``, ``verify``, ``demo-users``, ``purge``,
+``delegation``, ``keystore``, ``local-signer``, ``consumer`` (:mod:`.cli_consumers`) and
+``audit`` (:mod:`.cli_audit`)."""
 
 from __future__ import annotations
 
@@ -6,10 +8,13 @@ import argparse
 import dataclasses
 import logging
 import sys
+import threading
 from pathlib import Path
 from typing import Any
 
 from . import __version__
+from .cli_audit import add_audit_commands
+from .cli_consumers import add_consumer_commands
 from .config import Config, load_config
 from .errors import ConfigurationError, InvalidParameter
 
@@ -21,28 +26,108 @@ def _serve(args: argparse.Namespace) -> int:
 
     from .app import SOAP_PATH, create_app
 
-    config = _config(args, host=args.host, port=args.port)
+    config = _config(
+        args,
+        host=args.host,
+        port=args.port,
+        production=args.production or None,
+        tls_cert=args.tls_cert,
+        tls_key=args.tls_key,
+        client_ca=args.client_ca,
+        soap_port=args.soap_port,
+        trusted_proxies=tuple(args.trusted_proxy) or None,
+    )
     config.data_dir.mkdir(parents=True, exist_ok=True)
     # Bind first: with --port 0 the demo PKI's URLs must name the real port.
-    server = make_server(config.host, config.port, _not_ready, threaded=True)
+    if config.tls_cert is not None:
+        servers = _https_servers(config)
+    else:
+        servers = [make_server(config.host, config.port, _not_ready, threaded=True)]
     if config.public_url is None and config.port == 0:
-        config = dataclasses.replace(config, port=server.server_port)
+        config = dataclasses.replace(config, port=servers[0].server_port)
     service = create_app(config)
-    server.app = service
+    _mount(servers, service, config)
     stop = service.start_maintenance()
     host = f"[{config.host}]" if ":" in config.host else config.host
-    base = f"http://{host}:{server.server_port}"
+    scheme = "https" if config.tls_cert else "http"
+    base = f"{scheme}://{host}:{servers[0].server_port}"
+    soap = f"{scheme}://{host}:{servers[-1].server_port}{SOAP_PATH}"
     print(f"msign-soap {__version__} serving on {base}", flush=True)
-    print(f"WSDL: {base}{SOAP_PATH}?singleWsdl", flush=True)
-    print(f"Data: {config.data_dir.resolve()} ({'demo mode' if config.demo_mode else 'production'})", flush=True)
+    print(f"WSDL: {soap}?singleWsdl" + (" (client certificate required)" if len(servers) > 1 else ""), flush=True)
+    mode = "production" if config.production else "demo mode" if config.demo_mode else "no demo consumer"
+    print(f"Data: {config.data_dir.resolve()} ({mode})", flush=True)
+    threads = [threading.Thread(target=s.serve_forever, name=f"listener-{s.server_port}") for s in servers[1:]]
+    for thread in threads:
+        thread.start()
     try:
-        server.serve_forever()
+        servers[0].serve_forever()
     except KeyboardInterrupt:
         pass
     finally:
+        for server in servers[1:]:
+            server.shutdown()
+        for server in servers:
+            server.server_close()
         stop.set()
-        server.server_close()
         service.close()
+    return 0
+
+
+def _https_servers(config: Config) -> list[Any]:
+    """The page listener (HTTPS, no client certificate asked) and the SOAP listener
+    (HTTPS on ``soap_port``, client certificates from ``client_ca``)."""
+    from .tls import make_https_server
+
+    assert config.tls_cert is not None and config.tls_key is not None and config.soap_port is not None
+    cert, key = config.tls_cert, config.tls_key
+    pages = make_https_server(config.host, config.port, _not_ready, certificate=cert, key=key)
+    soap = make_https_server(
+        config.host, config.soap_port, _not_ready, certificate=cert, key=key, client_ca=config.client_ca
+    )
+    return [pages, soap]
+
+
+def _mount(servers: list[Any], service: Any, config: Config) -> None:
+    """Give the listeners the service: with two, pages on the first and only
+    ``/MSign.svc`` on the second; certificates forwarded by trusted proxies read."""
+    from .app import SOAP_PATH
+    from .tls import TrustedProxies
+
+    def only(app: Any, soap: bool) -> Any:
+        def route(environ: dict, start_response: Any) -> Any:
+            if (environ.get("PATH_INFO", "").rstrip("/").lower() == SOAP_PATH.lower()) == soap:
+                return app(environ, start_response)
+            start_response("404 Not Found", [("Content-Type", "text/plain"), ("Content-Length", "9")])
+            return [b"Not Found"]
+
+        return route
+
+    app = (
+        TrustedProxies(service, config.trusted_proxies, config.client_cert_header)
+        if config.trusted_proxies
+        else service
+    )
+    if len(servers) == 1:
+        servers[0].app = app
+    else:
+        servers[0].app, servers[1].app = only(app, soap=False), only(app, soap=True)
+
+
+def _purge(args: argparse.Namespace) -> int:
+    from .core import RequestService
+    from .store import open_store
+
+    config = _config(args)
+    store = open_store(config.database)
+    try:
+        report = RequestService(store, config).run_maintenance()
+    finally:
+        store.close()
+    print(
+        f"expired {report.expired} requests, deleted the documents of {report.documents_deleted}, "
+        f"purged {report.purged} (documents after {config.document_retention} s, results after "
+        f"{config.result_retention} s; serve also does this every {config.maintenance_interval} s)"
+    )
     return 0
 
 
@@ -351,6 +436,26 @@ def main(argv: list[str] | None = None) -> int:
     _add_config_options(serve)
     serve.add_argument("--host", help="address to listen on (default 127.0.0.1)")
     serve.add_argument("--port", type=int, help="port to listen on (default 8080; 0 picks a free one)")
+    serve.add_argument(
+        "--production",
+        action="store_true",
+        help="no demo consumer, https ReturnUrls of registered prefixes; needs TLS or --trusted-proxy",
+    )
+    serve.add_argument("--tls-cert", type=Path, help="HTTPS: the server's certificate (PEM, intermediates after it)")
+    serve.add_argument("--tls-key", type=Path, help="HTTPS: its private key (PEM, unencrypted)")
+    serve.add_argument(
+        "--client-ca", type=Path, help="HTTPS: CA certificates (PEM) of the consumers' client certificates"
+    )
+    serve.add_argument(
+        "--soap-port", type=int, help="HTTPS: the port of /MSign.svc, which asks for client certificates"
+    )
+    serve.add_argument(
+        "--trusted-proxy",
+        action="append",
+        default=[],
+        metavar="CIDR",
+        help="a reverse proxy whose forwarded client certificate and address are believed (repeatable)",
+    )
     serve.set_defaults(handler=_serve)
 
     wsdl = commands.add_parser("wsdl", help="print the WSDL generated from the service definition")
@@ -372,9 +477,17 @@ def main(argv: list[str] | None = None) -> int:
     _add_config_options(demo)
     demo.set_defaults(handler=_demo_users)
 
+    purge = commands.add_parser(
+        "purge", help="expire overdue requests, delete old documents and purge old results now (serve does it too)"
+    )
+    _add_config_options(purge)
+    purge.set_defaults(handler=_purge)
+
     _add_delegation_commands(commands)
     _add_keystore_commands(commands)
     _add_local_signer_command(commands)
+    add_audit_commands(commands, _add_config_options, _config)
+    add_consumer_commands(commands, _add_config_options, _config)
 
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")

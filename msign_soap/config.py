@@ -8,6 +8,7 @@ reads the environment at import time.
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
 import os
 import tomllib
 from collections.abc import Mapping
@@ -59,6 +60,9 @@ class Config:
     result_retention: int = 7 * 24 * 3600
     #: How often the maintenance pass (expire, delete, purge) runs.
     maintenance_interval: int = 60
+    #: How often (at most) the maintenance pass has the TSA time-stamp the
+    #: audit trail's head, so that rows cut off the end are detected.
+    audit_anchor_interval: int = 3600
     #: Largest HTTP request body accepted on the SOAP endpoint.
     max_body_bytes: int = 96 * MiB
     #: Most contents in one request.
@@ -132,6 +136,35 @@ class Config:
     #: ``msign-soap local-signer``'s. The page's Content-Security-Policy lets
     #: its script connect to this origin only (and to the service).
     local_signer_url: str = "http://127.0.0.1:18443"
+    #: Production mode: no demo consumer (every SOAP caller needs a registered
+    #: client certificate), ReturnUrls must be https and match the consumer's
+    #: registered prefixes, and ``serve`` refuses to start without TLS
+    #: (``tls_cert``, ``tls_key``, ``client_ca``) or ``trusted_proxies``.
+    production: bool = False
+    #: The HTTPS listeners' certificate and key (PEM files). With them
+    #: ``serve`` serves the pages over HTTPS on ``port``, without asking
+    #: browsers for a certificate, and ``/MSign.svc`` over HTTPS on
+    #: ``soap_port``, asking callers for a client certificate issued by
+    #: ``client_ca`` (a PEM file of CA certificates).
+    tls_cert: Path | None = None
+    tls_key: Path | None = None
+    client_ca: Path | None = None
+    soap_port: int | None = None
+    #: Addresses (CIDR) of reverse proxies that terminate mutual TLS and
+    #: forward the client certificate in ``client_cert_header`` (nginx:
+    #: ``$ssl_client_escaped_cert``) and the caller's address in
+    #: ``X-Forwarded-For``; from anyone else both headers are ignored.
+    trusted_proxies: tuple[str, ...] = ()
+    client_cert_header: str = "X-SSL-Client-Cert"
+    #: Rate limits, per worker process, in calls per second (bursts of twice
+    #: as many after a pause; 0: none): SOAP calls of each consumer, SOAP
+    #: calls from each client address, and cloud-key PIN entries from each
+    #: address. Refused SOAP calls get HTTP 503 with ``Retry-After``, refused
+    #: PIN entries a page saying how long to wait; wrong PINs are also counted
+    #: per key in the database.
+    soap_rate_limit: float = 100.0
+    soap_address_rate_limit: float = 200.0
+    pin_rate_limit: float = 0.2
     #: Extra settings for later features, kept so that a file may carry them.
     extra: Mapping[str, Any] = field(default_factory=dict)
 
@@ -141,6 +174,7 @@ class Config:
             "document_retention",
             "result_retention",
             "maintenance_interval",
+            "audit_anchor_interval",
             "max_body_bytes",
             "max_contents",
             "max_content_bytes",
@@ -210,6 +244,35 @@ class Config:
             )
         if not isinstance(self.signature_appearance, bool):
             raise ConfigurationError(f"signature_appearance must be true or false, not {self.signature_appearance!r}")
+        for name in ("soap_rate_limit", "soap_address_rate_limit", "pin_rate_limit"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
+                raise ConfigurationError(f"{name} must be a number of calls per second (0: no limit), not {value!r}")
+        self._check_listeners()
+
+    def _check_listeners(self) -> None:
+        tls = (self.tls_cert, self.tls_key, self.client_ca)
+        if any(tls) and not all(tls):
+            raise ConfigurationError("tls_cert, tls_key and client_ca go together (the SOAP listener asks for clients)")
+        for name, path in zip(("tls_cert", "tls_key", "client_ca"), tls, strict=True):
+            if path is not None and not Path(path).is_file():
+                raise ConfigurationError(f"{name}: {path} is not a file")
+        if all(tls) and self.soap_port is None:
+            raise ConfigurationError("tls_cert needs soap_port: the SOAP endpoint listens on a port of its own")
+        if self.soap_port is not None and (not all(tls) or not 0 <= self.soap_port < 65536):
+            raise ConfigurationError("soap_port is the HTTPS port of the SOAP endpoint: a port, with tls_cert")
+        for network in self.trusted_proxies:
+            try:
+                ipaddress.ip_network(network)
+            except ValueError as e:
+                raise ConfigurationError(f"trusted_proxies: {network!r} is not a network in CIDR notation") from e
+        if self.production and self.demo_mode:
+            raise ConfigurationError("production mode has no demo consumer: demo_mode must be off")
+        if self.production and not all(tls) and not self.trusted_proxies:
+            raise ConfigurationError(
+                "production mode needs TLS (tls_cert, tls_key, client_ca, soap_port) "
+                "or trusted_proxies (a reverse proxy doing mutual TLS)"
+            )
 
     @property
     def base_url(self) -> str:
@@ -217,7 +280,7 @@ class Config:
         if self.public_url:
             return self.public_url.rstrip("/")
         host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"http://{host}:{self.port}"
+        return f"{'https' if self.tls_cert else 'http'}://{host}:{self.port}"
 
     @property
     def database(self) -> str:
@@ -259,7 +322,7 @@ def _coerce(name: str, value: Any) -> Any:
             if lowered not in ("1", "0", "true", "false", "yes", "no", "on", "off"):
                 raise ValueError(value)
             return lowered in ("1", "true", "yes", "on")
-        if kind == "int" and isinstance(value, str):
+        if kind in ("int", "int | None") and isinstance(value, str):
             return int(value)
         if kind == "float" and isinstance(value, str):
             return float(value)
@@ -308,6 +371,8 @@ def load_config(
             if name in _FIELDS:
                 values[name] = value
     values.update({k: v for k, v in overrides.items() if v is not None})
+    if _coerce("production", values.get("production", False)):
+        values.setdefault("demo_mode", False)  # production has no demo consumer
     unknown = set(values) - set(_FIELDS)
     if unknown:
         raise ConfigurationError(f"unknown configuration keys: {', '.join(sorted(unknown))}")

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 __all__ = [
     "ADDRESSING_NAMESPACES",
+    "CLIENT_ADDRESS_KEY",
+    "CLIENT_CERTIFICATE_KEY",
+    "client_address",
     "NS_SERIALIZATION",
     "NS_SOAP_ENV",
     "NS_WSDL",
@@ -43,3 +46,16 @@ OPERATIONS = ("PostSignRequest", "GetSignResponse", "VerifySignatures")
 def action_for(operation: str, response: bool = False) -> str:
     """The SOAPAction / ``wsaw:Action`` URI of an operation or of its reply."""
     return f"{TNS}/{PORT_TYPE}/{operation}{'Response' if response else ''}"
+
+
+#: WSGI environ key of the caller's verified TLS client certificate (DER), as
+#: the HTTPS listener or a trusted reverse proxy hands it over (:mod:`msign_soap.tls`).
+CLIENT_CERTIFICATE_KEY = "msign.client_certificate"
+#: WSGI environ key of the caller's address: ``REMOTE_ADDR``, or the address a
+#: trusted reverse proxy forwarded.
+CLIENT_ADDRESS_KEY = "msign.client_address"
+
+
+def client_address(environ: dict) -> str:
+    """The caller's address: what the HTTPS listener or a trusted proxy set, else ``REMOTE_ADDR``."""
+    return str(environ.get(CLIENT_ADDRESS_KEY) or environ.get("REMOTE_ADDR") or "")

@@ -20,6 +20,7 @@ __all__ = [
     "MsspError",
     "NotAvailable",
     "PinRejected",
+    "RateLimited",
     "RequestClosed",
     "RequestNotFound",
     "ResultRejected",
@@ -81,6 +82,14 @@ class RequestNotFound(MSignError):
 
 class NotAvailable(MSignError):
     """The operation exists in the contract but this server cannot do it yet."""
+
+
+class RateLimited(MSignError):
+    """Too many calls from one consumer or address; try again in ``retry_after`` seconds."""
+
+    def __init__(self, retry_after: int) -> None:
+        super().__init__(f"Too many requests; retry in {retry_after} s")
+        self.retry_after = retry_after
 
 
 class ConfigurationError(MSignError):

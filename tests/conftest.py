@@ -51,10 +51,16 @@ class FrozenClock:
         self.now += timedelta(**delta)
 
 
+#: Rate limits are off unless a test sets them (tests/test_rate_limits.py):
+#: a module's tests share a server and would use up one client's allowance.
+NO_RATE_LIMITS = {"soap_rate_limit": 0, "soap_address_rate_limit": 0, "pin_rate_limit": 0}
+
+
 def make_service(tmp_path: Path, clock: Any = None, **settings: Any) -> Service:
     """A service on a fresh data directory, seeded with the session's demo PKI."""
     if settings.get("demo_pki", True) and not (tmp_path / "data" / "pki").exists():
         seed_demo_pki(tmp_path / "data")
+    settings = {**NO_RATE_LIMITS, **settings}
     config = load_config(environ={}, data_dir=tmp_path / "data", **settings)
     return create_app(config, clock) if clock else create_app(config)
 

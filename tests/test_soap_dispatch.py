@@ -11,6 +11,8 @@ import pytest
 from lxml import etree
 from werkzeug.test import Client
 
+from .conftest import make_service
+
 ENV = "http://schemas.xmlsoap.org/soap/envelope/"
 ACTION = "https://msign.gov.md/IMSign/"
 HASH = "ZhKVycv51rL2QoQUUEqN7tMCBkE="
@@ -202,8 +204,9 @@ def test_an_attachment_without_content_id_is_a_client_fault(service):
     )
 
 
-def test_each_caller_reads_its_own_schema_error(service):
+def test_each_caller_reads_its_own_schema_error(tmp_path, clock):
     """The contract schema keeps one error log, shared by the server's threads."""
+    service = make_service(tmp_path, clock, soap_rate_limit=0, soap_address_rate_limit=0)  # 480 calls at once
     wrong: list[tuple[str, bytes]] = []
 
     def caller(n: int) -> None:
@@ -218,4 +221,5 @@ def test_each_caller_reads_its_own_schema_error(service):
         thread.start()
     for thread in threads:
         thread.join()
+    service.close()
     assert not wrong, wrong[:3]

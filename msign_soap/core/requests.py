@@ -26,6 +26,8 @@ from ..i18n import messages, translate
 from ..store import Store
 from ..store.blobs import insert_with_blob
 from ..store.prepared import Prepared, PreparedInsert, slot
+from .audit import AuditTrail
+from .audit_events import Event
 from .identifiers import new_request_id
 from .model import SignRequestInput, SignResponse, SignResultOutput, SignStatus
 from .validation import Limits, validate_sign_request
@@ -73,6 +75,10 @@ _CONTENT_COLUMNS = (
 _REQUEST_ID = re.compile("[0-9a-f]{32}")
 
 
+#: The audit event of each terminal state.
+_FINISHED = {SignStatus.SUCCESS: Event.SIGNED, SignStatus.FAILURE: Event.FAILED, SignStatus.EXPIRED: Event.EXPIRED}
+
+
 def _is_request_id(value: str) -> bool:
     return _REQUEST_ID.fullmatch(value) is not None
 
@@ -90,12 +96,17 @@ class RequestService:
     :param store: the database.
     :param config: limits and retention times.
     :param clock: returns the current naive-UTC time (tests pin it).
+
+    Every change of a request's state is recorded in :attr:`audit`, in the
+    transaction that makes it.
     """
 
     def __init__(self, store: Store, config: Config, clock: Clock = utcnow) -> None:
         self.store = store
         self.config = config
         self.clock = clock
+        #: The audit trail (the service gives it a TSA for its anchors).
+        self.audit = AuditTrail(store, clock)
         self._demo_consumer: Any = None
         m = store.models
         self._select_request = Prepared(
@@ -171,7 +182,7 @@ class RequestService:
 
     # -- the contract's operations ------------------------------------------
 
-    def post(self, consumer: Any, request: SignRequestInput | None) -> str:
+    def post(self, consumer: Any, request: SignRequestInput | None, *, address: str | None = None) -> str:
         """Validate and store a sign request; return its new RequestID.
 
         :raises InvalidParameter: nothing is stored then.
@@ -214,11 +225,18 @@ class RequestService:
                     for position, c in enumerate(valid.contents)
                 )
             )
+            detail = {"content_type": valid.content_type.value, "contents": len(valid.contents)}
+            self.audit.record(
+                Event.REQUEST_POSTED, consumer=consumer.name, request_id=request_id, address=address, detail=detail
+            )
         log.info("request %s posted by %s with %d contents", request_id, consumer.name, len(valid.contents))
         return request_id
 
-    def get(self, consumer: Any, request_id: str | None, language: str | None) -> SignResponse:
-        """The state of a request and, once finished, its results.
+    def get(
+        self, consumer: Any, request_id: str | None, language: str | None, *, address: str | None = None
+    ) -> SignResponse:
+        """The state of a request and, once finished, its results (a fetch of
+        a finished request is audited).
 
         :raises InvalidParameter: when ``request_id`` is nil or empty.
         :raises RequestNotFound: unknown or purged request.
@@ -242,6 +260,13 @@ class RequestService:
         status = SignStatus(row.status)
         if status is SignStatus.PENDING:
             return SignResponse(status=status)
+        self.audit.record(
+            Event.RESULTS_FETCHED,
+            consumer=consumer.name,
+            request_id=request_id,
+            address=address,
+            detail={"status": status.value},
+        )
         contents = [r for r in rows if r.position is not None]
         if status is SignStatus.SUCCESS:
             results = [SignResultOutput(c.correlation_id, bytes(c.certificate), bytes(c.signature)) for c in contents]
@@ -328,10 +353,12 @@ class RequestService:
         m = self.store.models
         now = self.clock()
         with self.store.db.connection_context():
-            expired = (
-                m.SignRequest.update(status=SignStatus.EXPIRED.value, finished_at=m.SignRequest.expires_at)
-                .where((m.SignRequest.status == SignStatus.PENDING.value) & (m.SignRequest.expires_at <= now))
-                .execute()
+            overdue = m.SignRequest.select(m.SignRequest.request_id, m.SignRequest.expires_at).where(
+                (m.SignRequest.status == SignStatus.PENDING.value) & (m.SignRequest.expires_at <= now)
+            )
+            expired = sum(
+                self._finish(r.request_id, SignStatus.EXPIRED, unexpired_at=None, finished_at=r.expires_at)
+                for r in list(overdue)
             )
             with self.store.write():
                 stale = m.SignRequest.select(m.SignRequest.request_id).where(
@@ -381,7 +408,13 @@ class RequestService:
         condition = (SignRequest.request_id == request_id) & (SignRequest.status == SignStatus.PENDING.value)
         if unexpired_at is not None:
             condition &= SignRequest.expires_at > unexpired_at
-        changed = SignRequest.update(status=status.value, **fields).where(condition).execute()
+        with self.store.write():
+            changed = SignRequest.update(status=status.value, **fields).where(condition).execute()
+            if changed:
+                event, detail = _FINISHED[status], {}
+                if status is SignStatus.FAILURE:
+                    detail["reason"] = fields.get("failure_reason") or messages.FAILED
+                self.audit.record(event, request_id=request_id, detail=detail)
         if changed:
             log.info("request %s is now %s", request_id, status.value)
         return bool(changed)

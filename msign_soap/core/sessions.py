@@ -68,13 +68,15 @@ _NETLOC = re.compile(
 )
 
 
-def check_return_url(url: str | None, prefixes: tuple[str, ...] = ()) -> str:
+def check_return_url(url: str | None, prefixes: tuple[str, ...] = (), *, production: bool = False) -> str:
     """``url`` if it is an absolute http(s) URL that starts with one of
     ``prefixes`` (any, when there are none).
 
     A prefix should end with ``/`` (or ``?``), so that ``https://a.md/`` does
     not also admit ``https://a.md.example.com``.
 
+    :param production: also require https and a registered prefix (a
+        consumer without prefixes sends nobody anywhere).
     :raises InvalidParameter: missing, not absolute http(s), too long, or not registered.
     """
     if not url:
@@ -95,7 +97,9 @@ def check_return_url(url: str | None, prefixes: tuple[str, ...] = ()) -> str:
     if not _NETLOC.fullmatch(parts.netloc):
         # The origin goes into the result page's Content-Security-Policy.
         raise InvalidParameter("ReturnUrl", "has characters a host name cannot have")
-    if prefixes and not any(url.startswith(p) for p in prefixes):
+    if production and parts.scheme.lower() != "https":
+        raise InvalidParameter("ReturnUrl", "must be an https URL")
+    if (prefixes or production) and not any(url.startswith(p) for p in prefixes):
         raise InvalidParameter("ReturnUrl", "is not registered for this e-service")
     return url
 

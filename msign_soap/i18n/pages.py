@@ -25,6 +25,7 @@ __all__ = [
     "NOT_FOUND_TITLE",
     "REQUEST_FINISHED",
     "MISSING_PIN",
+    "TOO_MANY_ATTEMPTS",
     "NO_SESSION",
     "SERVER_ERROR",
     "SERVER_ERROR_TITLE",
@@ -57,6 +58,8 @@ SERVER_ERROR = N_("The page could not be shown because of an internal error. Ple
 # The cloud-key form (securesign, tax).
 INVALID_IDNP = N_("Enter the IDNP: 13 digits.")
 MISSING_PIN = N_("Enter the PIN.")
+#: PIN entries from one address came too fast (a rate limit, not the key's lock).
+TOO_MANY_ATTEMPTS = N_("Too many attempts from your connection. Wait a minute and try again.")
 #: ``{n}``: wrong PINs left before the key is locked.
 ATTEMPTS_LEFT = N_("Attempts left before the key is locked: {n}.")
 SIGNING_FAILED = N_("The documents could not be signed because of an internal error. Please try again later.")

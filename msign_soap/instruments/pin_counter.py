@@ -18,6 +18,8 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
+from ..core.audit import AuditTrail
+from ..core.audit_events import Event
 from ..errors import ConfigurationError, KeyLocked, PinRejected, WrongPin
 from ..i18n import messages
 from ..store import Store
@@ -54,6 +56,8 @@ class PinCounter:
         self.max_attempts = max_attempts
         self.lockout = lockout
         self.create = create
+        #: Where each lockout is recorded, in the transaction that locks.
+        self.audit = AuditTrail(store, clock)
 
     def reserve(self, provider: str, idnp: str) -> Any:
         """Count one attempt ahead of the PIN check; the row as it is now
@@ -81,6 +85,7 @@ class PinCounter:
             elif row.failed_attempts > self.max_attempts:  # parallel attempts beyond the limit
                 locked = (now + self.lockout, "too many parallel attempts")
                 model.update(failed_attempts=0, locked_until=locked[0]).where(model.id == row.id).execute()
+                self._record_lockout(provider, idnp, *locked)
         if locked is not None:
             until, why = locked
             raise KeyLocked(messages.KEY_LOCKED, until, f"{provider} key of {idnp}: {why} until {until}")
@@ -97,11 +102,16 @@ class PinCounter:
             if failed >= self.max_attempts:
                 until = self.clock() + self.lockout
                 model.update(failed_attempts=0, locked_until=until).where(model.id == row_id).execute()
+                self._record_lockout(provider, idnp, until, "wrong PIN")
         if until is not None:
             return KeyLocked(messages.KEY_LOCKED, until, f"{provider} key of {idnp}: wrong PIN, locked until {until}")
         return WrongPin(
             messages.WRONG_PIN, f"wrong PIN for {idnp} at {provider}", attempts_left=self.max_attempts - failed
         )
+
+    def _record_lockout(self, provider: str, idnp: str, until: datetime, reason: str) -> None:
+        detail = {"provider": provider, "idnp": idnp, "until": until.isoformat(timespec="seconds"), "reason": reason}
+        self.audit.record(Event.PIN_LOCKOUT, detail=detail)
 
     def release(self, row_id: int) -> None:
         """The reserved attempt checked no PIN (the device failed): take it back."""

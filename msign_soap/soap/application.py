@@ -15,11 +15,13 @@ from typing import Any
 from lxml import etree
 from spyne import Application, Fault
 
-from ..constants import NS_XSD, TNS
+from ..constants import CLIENT_CERTIFICATE_KEY, NS_XSD, TNS, client_address
 from ..core import RequestService
-from ..errors import AuthenticationFailed, MSignError
+from ..core.consumers import ConsumerRegistry
+from ..core.ratelimit import RateLimiter
+from ..errors import MSignError, RateLimited
 from ..verification.trust import Trust
-from .faults import INTERNAL_ERROR, fault_for
+from .faults import INTERNAL_ERROR, ThrottledFault, fault_for
 from .protocol import WcfSoap11, fault_envelope
 from .service import MSignService
 from .wsdl import with_address
@@ -28,8 +30,6 @@ __all__ = ["MSignApplication", "contract_schema", "create_soap_app", "published_
 
 log = logging.getLogger(__name__)
 
-#: Environ key under which a TLS front end hands over the client certificate serial.
-CLIENT_SERIAL_KEY = "msign.client_certificate_serial"
 _SOAP_CONTENT_TYPE = "text/xml; charset=utf-8"
 
 
@@ -77,23 +77,39 @@ class MSignApplication(Application):
     """Spyne application of the contract: answers SOAP messages and maps
     domain errors to faults in one place."""
 
-    def __init__(self, requests: RequestService, schema: etree.XMLSchema, trust: Trust | None = None) -> None:
+    def __init__(
+        self,
+        requests: RequestService,
+        consumers: ConsumerRegistry,
+        schema: etree.XMLSchema,
+        trust: Trust | None = None,
+    ) -> None:
         super().__init__([MSignService], tns=TNS, name="MSignService")
         self.requests = requests
+        self.consumers = consumers
+        rate = requests.config.soap_rate_limit
+        #: Calls per second each consumer may make (``Config.soap_rate_limit``).
+        self.by_consumer = RateLimiter(rate, max(1, int(2 * rate))) if rate else None
         self.soap = WcfSoap11(schema, {tag: handles[0] for tag, handles in self.interface.service_method_map.items()})
         #: What VerifySignatures trusts; ``None``: verification is not available.
         self.trust = trust
 
     def authenticate(self, ctx: Any, operation: str) -> Any:
-        """The consumer calling, or :class:`AuthenticationFailed`.
+        """The consumer calling, or :class:`~msign_soap.errors.AuthenticationFailed`.
 
-        Until mutual TLS arrives, a caller without a client certificate is the
-        demo consumer when the demo mode is on, and nobody otherwise.
+        The client certificate and address are those the HTTPS listener or a
+        trusted proxy put in the environ (:mod:`msign_soap.tls`); a caller
+        without a certificate is the demo consumer in demo mode, nobody otherwise.
         """
-        serial = ctx.transport.req_env.get(CLIENT_SERIAL_KEY)
-        if serial is None and self.requests.config.demo_mode:
-            return self.requests.demo_consumer()
-        raise AuthenticationFailed(serial)
+        environ = ctx.transport.req_env
+        certificate = environ.get(CLIENT_CERTIFICATE_KEY)
+        if certificate is None and self.requests.config.demo_mode:
+            consumer = self.requests.demo_consumer()
+        else:
+            consumer = self.consumers.authenticate(certificate, client_address(environ))
+        if self.by_consumer is not None and (wait := self.by_consumer.take(str(consumer.id))):
+            raise RateLimited(wait)
+        return consumer
 
     def call_wrapper(self, ctx: Any) -> Any:
         operation = ctx.descriptor.name if ctx.descriptor else None
@@ -105,8 +121,8 @@ class MSignApplication(Application):
             log.exception("unexpected error in %s", operation)
             raise fault_for(MSignError("internal"), operation) from None
 
-    def respond(self, environ: dict, message: bytes) -> tuple[bool, bytes]:
-        """Answer the SOAP request ``message``: whether it succeeded, and the
+    def respond(self, environ: dict, message: bytes) -> tuple[Fault | None, bytes]:
+        """Answer the SOAP request ``message``: the fault if it failed, and the
         response or fault message."""
         try:
             descriptor, arguments = self.soap.read(
@@ -114,21 +130,24 @@ class MSignApplication(Application):
             )
             result = self.call_wrapper(CallContext(self, environ, descriptor, arguments))
         except Fault as fault:
-            return False, self.soap.write_fault(fault)
-        return True, self.soap.write_answer(descriptor, result)
+            return fault, self.soap.write_fault(fault)
+        return None, self.soap.write_answer(descriptor, result)
 
 
 def create_soap_app(
-    requests: RequestService, trust: Trust | None = None
+    requests: RequestService, consumers: ConsumerRegistry, trust: Trust | None = None
 ) -> Callable[[dict, Callable], Iterable[bytes]]:
     """The WSGI application of the SOAP endpoint.
 
+    :param consumers: who may call (by client certificate and address).
     :param trust: the trust anchors and revocation policy of VerifySignatures
         (without them it answers that verification is not available).
     """
     config = requests.config
     wsdl = published_wsdl()
-    soap = MSignApplication(requests, contract_schema(wsdl), trust)
+    soap = MSignApplication(requests, consumers, contract_schema(wsdl), trust)
+    rate = config.soap_address_rate_limit
+    by_address = RateLimiter(rate, max(1, int(2 * rate))) if rate else None
 
     def app(environ: dict, start_response: Callable) -> Iterable[bytes]:
         method = environ.get("REQUEST_METHOD", "GET").upper()
@@ -145,6 +164,9 @@ def create_soap_app(
         if method != "POST":
             start_response("405 Method Not Allowed", [("Allow", "GET, HEAD, POST"), ("Content-Length", "0")])
             return []
+        if by_address is not None and (wait := by_address.take(client_address(environ))):
+            reason = RateLimited(wait).reason
+            return _fault(start_response, "Server", reason, [("Retry-After", str(wait))], "503 Service Unavailable")
         request_body = _read_body(environ, config.max_body_bytes)
         if request_body is None:
             reason = f"The request body is larger than the limit of {config.max_body_bytes} bytes"
@@ -182,26 +204,30 @@ def _read_body(environ: dict, limit: int) -> bytes | None:
     return None
 
 
-def _fault(start_response: Callable, code: str, reason: str, headers: list | None = None) -> list[bytes]:
+def _fault(
+    start_response: Callable,
+    code: str,
+    reason: str,
+    headers: list | None = None,
+    status: str = "500 Internal Server Error",
+) -> list[bytes]:
     body = fault_envelope(code, reason)
-    start_response(
-        "500 Internal Server Error",
-        [("Content-Type", _SOAP_CONTENT_TYPE), ("Content-Length", str(len(body)))] + (headers or []),
-    )
+    start_response(status, [("Content-Type", _SOAP_CONTENT_TYPE), ("Content-Length", str(len(body)))] + (headers or []))
     return [body]
 
 
 def _answer(soap: MSignApplication, environ: dict, message: bytes, start_response: Callable) -> list[bytes]:
     """Answer a SOAP request; should anything unexpected escape, a SOAP fault, not an HTML page."""
     try:
-        succeeded, answer = soap.respond(environ, message)
+        fault, answer = soap.respond(environ, message)
     except Exception:
         log.exception("unexpected error in the SOAP stack")
         return _fault(start_response, "Server", INTERNAL_ERROR)
-    start_response(
-        "200 OK" if succeeded else "500 Internal Server Error",
-        [("Content-Type", _SOAP_CONTENT_TYPE), ("Content-Length", str(len(answer)))],
-    )
+    headers = [("Content-Type", _SOAP_CONTENT_TYPE), ("Content-Length", str(len(answer)))]
+    if isinstance(fault, ThrottledFault):
+        start_response("503 Service Unavailable", [*headers, ("Retry-After", str(fault.retry_after))])
+    else:
+        start_response("200 OK" if fault is None else "500 Internal Server Error", headers)
     return [answer]
 
 

@@ -18,10 +18,19 @@ from ..errors import (
     InvalidParameter,
     MSignError,
     NotAvailable,
+    RateLimited,
     RequestNotFound,
 )
 
-__all__ = ["CONTRACT_CODES", "INTERNAL_ERROR", "ContractFault", "ServerFault", "fault_for", "wire_code"]
+__all__ = [
+    "CONTRACT_CODES",
+    "INTERNAL_ERROR",
+    "ContractFault",
+    "ServerFault",
+    "ThrottledFault",
+    "fault_for",
+    "wire_code",
+]
 
 #: Fault codes defined by the MSign contract.
 CONTRACT_CODES = ("AuthenticationFailed", "AuthorizationFailed", "InvalidParameter", "RequestNotFound")
@@ -49,6 +58,15 @@ class ServerFault(Fault):
         super().__init__("Server", reason)
 
 
+class ThrottledFault(ServerFault):
+    """A rate limit refused the call: sent with HTTP 503 and ``Retry-After``,
+    which WCF clients raise as ``ServerTooBusyException``."""
+
+    def __init__(self, reason: str, retry_after: int) -> None:
+        super().__init__(reason)
+        self.retry_after = retry_after
+
+
 def fault_for(error: MSignError, operation: str | None) -> Fault:
     """The fault a caller receives for ``error`` raised in ``operation``."""
     if isinstance(error, AuthenticationFailed):
@@ -62,6 +80,8 @@ def fault_for(error: MSignError, operation: str | None) -> Fault:
         return ContractFault("RequestNotFound", error.reason)
     if isinstance(error, NotAvailable):
         return ServerFault(error.reason)
+    if isinstance(error, RateLimited):
+        return ThrottledFault(error.reason, error.retry_after)
     return Fault("Server", INTERNAL_ERROR)
 
 

@@ -11,8 +11,10 @@ from typing import Any
 
 from spyne import ServiceBase, Unicode, rpc
 
+from ..constants import client_address
 from ..core import ExpectedSigner as CoreExpectedSigner
 from ..core import SignContentInput, SignRequestInput
+from ..core.audit_events import Event
 from ..errors import NotAvailable
 from ..verification.batch import VerificationItem, verify_batch
 from . import types as t
@@ -96,7 +98,7 @@ class MSignService(ServiceBase):
         """
         app = ctx.app
         consumer = app.authenticate(ctx, "PostSignRequest")
-        return app.requests.post(consumer, _sign_request(request))
+        return app.requests.post(consumer, _sign_request(request), address=client_address(ctx.transport.req_env))
 
     @rpc(
         Unicode(**_OPTIONAL),
@@ -119,7 +121,7 @@ class MSignService(ServiceBase):
         """
         app = ctx.app
         consumer = app.authenticate(ctx, "GetSignResponse")
-        response = app.requests.get(consumer, requestID, language)
+        response = app.requests.get(consumer, requestID, language, address=client_address(ctx.transport.req_env))
         # A t.SignResponse of t.SignResults as plain records: the WCF writer
         # reads attributes, and Spyne's constructors cost a fifth of this call.
         return SimpleNamespace(
@@ -156,7 +158,7 @@ class MSignService(ServiceBase):
         asynchronously.
         """
         app = ctx.app
-        app.authenticate(ctx, "VerifySignatures")
+        consumer = app.authenticate(ctx, "VerifySignatures")
         if app.trust is None:
             raise NotAvailable(
                 "VerifySignatures is not available on this server: no trust anchors are configured "
@@ -176,6 +178,16 @@ class MSignService(ServiceBase):
             app.trust,
             None if request is None else request.Language,
             max_contents=app.requests.config.max_contents,
+        )
+        app.requests.audit.record(
+            Event.VERIFICATION_CALLED,
+            consumer=consumer.name,
+            address=client_address(ctx.transport.req_env),
+            detail={
+                "content_type": request.SignedContentType,
+                "contents": len(outcomes),
+                "valid": sum(o.valid for o in outcomes),
+            },
         )
         return t.VerificationResponse(
             Results=[

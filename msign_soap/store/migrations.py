@@ -6,7 +6,9 @@ flow's tables (preparations, drafts) and delegations; version 3 the sign
 page's sessions; version 4 the cloud keys; version 5 the PIN counters of
 PKCS #11 tokens; version 6 the mobile signature's transactions; version 7
 the local signer's accepted results; version 8 moves results out of the
-contents' rows into a table of their own.
+contents' rows into a table of their own; version 9 gives consumers their
+client certificates and allowed networks; version 10 adds the audit trail
+and its anchors.
 
 Steps create tables from the *current* models, so a fresh database gets every
 column at once while an old one gets them step by step. A step that adds a
@@ -81,6 +83,15 @@ def _results_table(db: pw.Database, models: Models) -> None:
     db.execute_sql(f"UPDATE {content} SET certificate = NULL, signature = NULL WHERE signature IS NOT NULL")  # noqa: S608
 
 
+def _consumer_certificates(db: pw.Database, models: Models) -> None:
+    db.create_tables([models.ConsumerCertificate])
+    add_column_if_missing(db, models.Consumer, "allowed_networks")
+
+
+def _audit_trail(db: pw.Database, models: Models) -> None:
+    db.create_tables([models.AuditEvent, models.AuditAnchor])
+
+
 MIGRATIONS: list[Callable[[pw.Database, Models], None]] = [
     _initial_schema,
     _signing_flow,
@@ -90,6 +101,8 @@ MIGRATIONS: list[Callable[[pw.Database, Models], None]] = [
     _mobile_signatures,
     _local_signer_results,
     _results_table,
+    _consumer_certificates,
+    _audit_trail,
 ]
 
 

@@ -1,7 +1,8 @@
 """Peewee models of the service's state: consumers, sign requests, contents,
 the signing flow's preparations and drafts, delegations between persons,
 the sign page's sessions, cloud keys and PIN counters, the mobile
-signature's transactions, and the local signer's accepted results.
+signature's transactions, the local signer's accepted results, and the
+audit trail with its time-stamped anchors.
 
 The models are defined per database by :func:`define_models`, so that several
 stores (tests, two service instances in one process) never share a binding.
@@ -35,6 +36,9 @@ class Models:
     MobileTransaction: Any
     LocalSignerResult: Any
     SignResult: Any
+    ConsumerCertificate: Any
+    AuditEvent: Any
+    AuditAnchor: Any
 
     def all(self) -> list[Any]:
         """Every model, in creation (dependency) order."""
@@ -53,6 +57,9 @@ class Models:
             self.MobileTransaction,
             self.LocalSignerResult,
             self.SignResult,
+            self.ConsumerCertificate,
+            self.AuditEvent,
+            self.AuditAnchor,
         ]
 
 
@@ -76,6 +83,9 @@ def define_models(database: pw.Database) -> Models:
         is_demo = pw.BooleanField(default=False)
         enabled = pw.BooleanField(default=True)
         created_at = pw.DateTimeField()
+        #: Networks (CIDR, one per line) SOAP calls may come from; empty = any
+        #: address (since schema version 9).
+        allowed_networks = pw.TextField(default="")
 
     class SignRequest(Base):
         request_id = pw.CharField(max_length=32, primary_key=True)
@@ -285,6 +295,66 @@ def define_models(database: pw.Database) -> Models:
         class Meta:
             indexes = ((("request", "position"), True),)
 
+    # -- since schema version 9 ------------------------------------------------
+
+    class ConsumerCertificate(Base):
+        """A client certificate a consumer calls with (several while one is rotated).
+
+        Identified as TLS identifies it, by serial number **and** issuer: a
+        serial is unique only within its CA.
+        """
+
+        consumer = pw.ForeignKeyField(Consumer, backref="certificates", on_delete="CASCADE")
+        #: Upper-case hexadecimal, without leading zeros.
+        serial = pw.CharField(max_length=64)
+        #: RFC 4514 string of the issuer's name.
+        issuer = pw.TextField()
+        #: SHA-256 of the DER, hexadecimal.
+        fingerprint = pw.CharField(max_length=64, unique=True)
+        certificate = pw.BlobField()
+        not_after = pw.DateTimeField()
+        added_at = pw.DateTimeField()
+
+        class Meta:
+            indexes = ((("serial", "issuer"), True),)
+
+    # -- since schema version 10 -----------------------------------------------
+
+    class AuditEvent(Base):
+        """One event of the audit trail (:mod:`msign_soap.core.audit`): rows
+        are only ever inserted, each chained to the one before by its hash.
+
+        Consumer and request are names, not references: the trail outlives
+        both (a purged request, a removed consumer).
+        """
+
+        #: 1, 2, 3 … without gaps; the primary key, so that two appends can
+        #: never take the same number (no fork of the chain).
+        sequence = pw.BigIntegerField(primary_key=True)
+        #: ``row_hash`` of the row before, 64 zeros for the first row.
+        previous_hash = pw.CharField(max_length=64)
+        at = pw.DateTimeField()
+        event = pw.CharField(max_length=40)
+        #: The consumer's name.
+        consumer = pw.CharField(max_length=100, null=True)
+        request_id = pw.CharField(max_length=32, null=True, index=True)
+        #: The client's IP address.
+        address = pw.CharField(max_length=45, null=True)
+        #: Non-secret facts, a canonical JSON object.
+        detail = pw.TextField()
+        #: SHA-256 of the row's canonical encoding, hexadecimal.
+        row_hash = pw.CharField(max_length=64)
+
+    class AuditAnchor(Base):
+        """An RFC 3161 time-stamp token over the audit trail's head hash
+        when the trail had ``row_count`` rows."""
+
+        row_count = pw.BigIntegerField(unique=True)
+        head_hash = pw.CharField(max_length=64)
+        #: The DER token (CMS ``ContentInfo``).
+        token = pw.BlobField()
+        anchored_at = pw.DateTimeField()
+
     return Models(
         Consumer,
         SignRequest,
@@ -300,4 +370,7 @@ def define_models(database: pw.Database) -> Models:
         MobileTransaction,
         LocalSignerResult,
         SignResult,
+        ConsumerCertificate,
+        AuditEvent,
+        AuditAnchor,
     )

@@ -45,6 +45,7 @@ from werkzeug.routing import Map, Rule
 from werkzeug.utils import redirect, send_file
 from werkzeug.wrappers import Request, Response
 
+from ..constants import client_address
 from ..core import (
     INSTRUMENTS,
     EntryParameters,
@@ -58,6 +59,8 @@ from ..core import (
     is_valid_idn,
     normalize_msisdn,
 )
+from ..core.audit_events import Event
+from ..core.ratelimit import RateLimiter
 from ..core.sessions import MAX_RELAY_STATE
 from ..errors import InvalidParameter, KeyLocked, MSignError, RequestClosed, RequestNotFound, SigningRefused, WrongPin
 from ..i18n import LANGUAGES, normalize_language, pages, translate
@@ -133,6 +136,13 @@ class WebApp:
         local_signer_url: str | None = None,
     ) -> None:
         self.sessions = SignSessions(requests)
+        #: https ReturnUrls with registered prefixes only (``Config.production``).
+        self.production = requests.config.production
+        self.trail = requests.audit
+        rate = requests.config.pin_rate_limit
+        #: PIN entries per second from one address; bursts of 10, more than a
+        #: key's lock allows (``pin_attempts``), so the lock is what a user meets.
+        self.pin_limiter = RateLimiter(rate, 10) if rate else None
         self.local_signer_url = local_signer_url
         self.signing = signing
         self.instruments = dict(instruments or {})
@@ -188,6 +198,10 @@ class WebApp:
 
     # -- views -------------------------------------------------------------
 
+    def audit(self, event: Event, request: Request, request_id: str, **detail: str | None) -> None:
+        """Record what a user did on the page, with their address."""
+        self.trail.record(event, request_id=request_id, address=client_address(request.environ), detail=detail)
+
     def on_index(self, request: Request) -> Response:
         lang = normalize_language(request.args.get("lang"))
         return self.render(request, "index.html", lang, soap_link=SOAP_LINK)
@@ -204,7 +218,9 @@ class WebApp:
         lang = normalize_language(params.get("lang"))
         summary = self.sessions.summary(request_id)
         try:
-            return_url = check_return_url(params.get("returnurl"), summary.return_url_prefixes)
+            return_url = check_return_url(
+                params.get("returnurl"), summary.return_url_prefixes, production=self.production
+            )
         except InvalidParameter as e:
             message = pages.MISSING_RETURN_URL if "returnurl" not in params else pages.INVALID_RETURN_URL
             log.info("entry to %s refused: %s", request_id, e.reason)
@@ -231,6 +247,7 @@ class WebApp:
             lang=lang,
         )
         self.sessions.start(request_id, entry)
+        self.audit(Event.PAGE_OPENED, request, request_id, instrument=entry.instrument, lang=lang)
         return secure_headers(redirect(f"/{request_id}/sign", code=303))
 
     def on_page(self, request: Request, request_id: str) -> Response:
@@ -285,6 +302,13 @@ class WebApp:
             return again(error=pages.INVALID_IDNP)
         if not pin:
             return again(error=pages.MISSING_PIN)
+        if self.pin_limiter is not None and (wait := self.pin_limiter.take(client_address(request.environ))):
+            log.info("request %s: PIN entries from %s too fast", summary.request_id, client_address(request.environ))
+            refused = again(error=pages.TOO_MANY_ATTEMPTS)
+            refused.status_code = 429
+            refused.headers["Retry-After"] = str(wait)
+            return refused
+        self.audit(Event.INSTRUMENT_CHOSEN, request, summary.request_id, instrument=cloud_key.name)
         try:
             cloud_key.sign(summary.request_id, idnp, pin)
         except WrongPin as e:
@@ -328,6 +352,7 @@ class WebApp:
         if not session.check_csrf(request.form.get("csrf")):
             raise PageError(403, pages.BAD_CSRF_TITLE, pages.BAD_CSRF)
         self.sessions.cancel(request_id)
+        self.audit(Event.CANCELLED, request, request_id)
         lang = normalize_language(request.form.get("lang") or session.entry.lang)
         return secure_headers(redirect(f"/{request_id}/sign?{urlencode({'lang': lang})}", code=303))
 

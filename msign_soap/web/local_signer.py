@@ -44,6 +44,7 @@ from werkzeug.wrappers import Request, Response
 
 from ..config import Config
 from ..core import RequestSummary, SignSession, content_uri
+from ..core.audit_events import Event
 from ..errors import MSignError, RequestClosed, RequestNotFound, ResultRejected, SigningRefused
 from ..i18n import pages, translate
 from ..instruments.api import LocalSignerInstrument
@@ -150,6 +151,8 @@ def accept(
         return _json(400, {"error": "a JSON object with base64File expected", "finished": False})
     if not document:
         return _json(400, {"error": "base64File is empty", "finished": False})
+    if position == 0:
+        app.audit(Event.INSTRUMENT_CHOSEN, request, request_id, instrument=instrument.name)
     try:
         progress = instrument.accept(request_id, position, document)
     except ResultRejected as e:

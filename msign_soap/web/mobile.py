@@ -29,6 +29,7 @@ from werkzeug.utils import redirect
 from werkzeug.wrappers import Request, Response
 
 from ..core import RequestSummary, SignSession, is_valid_idn, normalize_msisdn
+from ..core.audit_events import Event
 from ..errors import InvalidParameter, MSignError, MsspError, RequestClosed, SigningRefused
 from ..i18n import normalize_language, pages, translate
 from ..instruments.api import MobileInstrument
@@ -92,6 +93,7 @@ def submit(
         if not is_valid_idn(typed):
             return again(pages.INVALID_IDNP)
         idnp = typed
+    app.audit(Event.INSTRUMENT_CHOSEN, request, request_id, instrument=mobile.name)
     try:
         mobile.start(request_id, msisdn, idnp)
     except MsspError as e:

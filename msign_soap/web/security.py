@@ -1,14 +1,28 @@
 """Response headers of the sign page: a strict Content-Security-Policy with
-a per-response nonce, and the usual hardening headers."""
+a per-response nonce, and the usual hardening headers; :func:`with_hardening_headers`
+gives every other response of the service (SOAP, WSDL, PKI, errors) the same
+defaults."""
 
 from __future__ import annotations
 
 import secrets
+from collections.abc import Callable, Iterable
+from typing import Any
 from urllib.parse import urlsplit
 
 from werkzeug.wrappers import Response
 
-__all__ = ["content_security_policy", "new_nonce", "origin", "secure_headers"]
+__all__ = ["content_security_policy", "new_nonce", "origin", "secure_headers", "with_hardening_headers"]
+
+#: What every response carries unless it sets its own.
+_DEFAULT_HEADERS = (
+    ("Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'; base-uri 'none'"),
+    ("X-Content-Type-Options", "nosniff"),
+    ("Referrer-Policy", "no-referrer"),
+    ("X-Frame-Options", "DENY"),
+)
+#: HTTP Strict Transport Security of production: a year, subdomains included.
+HSTS = "max-age=31536000; includeSubDomains"
 
 
 def new_nonce() -> str:
@@ -57,3 +71,25 @@ def secure_headers(response: Response, csp: str | None = None) -> Response:
     response.headers["X-Frame-Options"] = "DENY"
     response.headers["Cache-Control"] = "no-store"
     return response
+
+
+def with_hardening_headers(
+    app: Callable[..., Iterable[bytes]], *, hsts: bool = False
+) -> Callable[..., Iterable[bytes]]:
+    """``app`` with the hardening headers added to every response that does
+    not set them itself, and ``Strict-Transport-Security`` on https responses
+    when ``hsts`` (production)."""
+
+    def wrapped(environ: dict, start_response: Callable[..., Any]) -> Iterable[bytes]:
+        https = environ.get("wsgi.url_scheme") == "https"
+
+        def start(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
+            present = {name.lower() for name, _ in headers}
+            extra = [(name, value) for name, value in _DEFAULT_HEADERS if name.lower() not in present]
+            if hsts and https and "strict-transport-security" not in present:
+                extra.append(("Strict-Transport-Security", HSTS))
+            return start_response(status, headers + extra, exc_info)
+
+        return app(environ, start)
+
+    return wrapped

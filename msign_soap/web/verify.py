@@ -22,6 +22,8 @@ from urllib.parse import quote
 from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.wrappers import Request, Response
 
+from ..constants import client_address
+from ..core.audit_events import Event
 from ..i18n import N_, normalize_language, translate
 from ..i18n.verdicts import VERDICT_MESSAGES
 from ..verification import Verdict
@@ -105,6 +107,11 @@ class VerifyPage:
             if not hashes:
                 return self.form(request, lang, NEEDS_DOCUMENT, status=400)
             outcome = self._verify("Hash", hashes, signed, lang)
+        self.pages.trail.record(
+            Event.VERIFICATION_CALLED,
+            address=client_address(request.environ),
+            detail={"content_type": "Pdf" if is_pdf(signed) else "Hash", "contents": 1, "valid": int(outcome.valid)},
+        )
         response = self.pages.render(
             request,
             "verify.html",
