@@ -22,6 +22,12 @@ A wrong PIN is counted; after ``pin_attempts`` in a row the SIM's PIN is
 blocked for ``pin_lockout`` seconds (a real SIM would then want its PUK) and
 its pending requests end ``PIN_NR_BLOCKED``.
 
+A SIM card with ``auto`` (:mod:`.cards`) has a phone that answers by itself
+as each signature request arrives — approves with its PIN, refuses, or stays
+silent until the request's ``TimeOut`` — so that a service's tests can run
+the mobile signature without anyone at the phone page, which then only
+shows what it does.
+
 This package shares no code with the service: it reads its SIM cards and
 access points from files (:mod:`.cards`) and keeps its state in its own
 SQLite file (:mod:`.state`).
@@ -46,7 +52,7 @@ from werkzeug.routing import Map, Rule
 from werkzeug.utils import redirect
 from werkzeug.wrappers import Request, Response
 
-from .cards import SimCard, load_access_points, load_cards
+from .cards import AUTO_APPROVE, AUTO_REFUSE, SimCard, SimulatorError, load_access_points, load_cards
 from .protocol import (
     MAX_BODY,
     MAX_DISPLAY_TEXT,
@@ -75,6 +81,13 @@ _NOTICES = {
     "signed": "Signed. The service will pick the signature up.",
     "refused": "Refused. The service will be told.",
     "gone": "That request is no longer waiting for an answer.",
+}
+
+#: What the phone page of a SIM card with ``auto`` says it does.
+_AUTOPILOT_TEXT = {
+    "approve": "approves every request with its PIN",
+    "refuse": "refuses every request",
+    "silent": "never answers, so every request runs out of time",
 }
 
 Clock = Callable[[], datetime]
@@ -234,6 +247,7 @@ class MsspSimulator:
         if not self.state.add(transaction):
             raise Fault(101, "AP_TransID has been used already")
         log.info("MSS_Signature %s for %s from %s", transaction.mssp_trans_id, card.msisdn, ap.ap_id)
+        self._autopilot(card, transaction)
         return {
             "MSS_SignatureResp": {
                 "AP_Info": ap.echo(),
@@ -242,6 +256,18 @@ class MsspSimulator:
                 "Status": status(100),
             }
         }
+
+    def _autopilot(self, card: SimCard, transaction: Transaction) -> None:
+        """Answer a new request on a phone that answers by itself (``silent``: never)."""
+        if card.auto == AUTO_APPROVE:
+            signature = card.sign(card.auto_pin or "", transaction.digest)
+            if signature is None:
+                raise SimulatorError(f"the autopilot PIN of SIM {card.msisdn} does not unlock its key")
+            self.state.answer(transaction.mssp_trans_id, SIGNED, self.clock(), signature)
+        elif card.auto == AUTO_REFUSE:
+            self.state.answer(transaction.mssp_trans_id, REFUSED, self.clock())
+        if card.auto is not None:
+            log.info("phone %s answered %s by itself (%s)", card.msisdn, transaction.mssp_trans_id, card.auto)
 
     def _status(self, ap: ApInfo, content: dict[str, Any]) -> dict[str, Any]:
         transaction = self.state.get(str(require(content, "MSSP_TransID")))
@@ -302,6 +328,7 @@ class MsspSimulator:
             "phone.html",
             code,
             card=card,
+            autopilot=_AUTOPILOT_TEXT.get(card.auto or ""),
             pending=pending,
             blocked=blocked.strftime("%Y-%m-%d %H:%M UTC") if blocked else None,
             notice=notice,
@@ -318,6 +345,8 @@ class MsspSimulator:
         found = self.state.get(transaction)
         if found is None or found.msisdn != msisdn or found.status != PENDING or found.expires_at <= now:
             return redirect(phone + "?notice=gone", code=303)
+        if card.auto is not None:
+            return self.on_phone(request, msisdn, message="This phone answers by itself.", code=409)
         action = request.form.get("action")
         if action == "refuse":
             self.state.answer(transaction, REFUSED, now)

@@ -13,6 +13,13 @@ PIN: the PIN the user types on the phone page decrypts it, so the simulator
 keeps no PIN (a wrong one does not decrypt). A real SIM keeps its key in
 hardware; this file is demo material.
 
+An optional ``auto`` makes the phone answer by itself, for test automation
+(the "autopilot"): ``"approve"`` signs each request as it arrives, with the
+SIM PIN given in ``pin`` (required then); ``"refuse"`` refuses it at once;
+``"silent"`` never answers, so that each request ends
+``EXPIRED_TRANSACTION`` after its ``TimeOut``. Nobody can answer on such a
+phone's page.
+
 ``access-points.json`` — the access points (APs) allowed to ask for
 signatures, with their passwords (``AP_PWD``)::
 
@@ -37,11 +44,26 @@ from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.hazmat.primitives.asymmetric.utils import Prehashed
 from cryptography.x509.oid import NameOID
 
-__all__ = ["ACCESS_POINTS_FILE", "SIMS_FILE", "SimCard", "SimulatorError", "load_access_points", "load_cards"]
+__all__ = [
+    "ACCESS_POINTS_FILE",
+    "AUTO_APPROVE",
+    "AUTO_REFUSE",
+    "AUTO_SILENT",
+    "SIMS_FILE",
+    "SimCard",
+    "SimulatorError",
+    "load_access_points",
+    "load_cards",
+]
 
 SIMS_FILE = "sims.json"
 ACCESS_POINTS_FILE = "access-points.json"
 _FORMAT = 1
+#: The values of a SIM card's ``auto``: how its phone answers by itself.
+AUTO_APPROVE = "approve"
+AUTO_REFUSE = "refuse"
+AUTO_SILENT = "silent"
+_AUTOPILOTS = (AUTO_APPROVE, AUTO_REFUSE, AUTO_SILENT)
 
 
 class SimulatorError(Exception):
@@ -50,12 +72,15 @@ class SimulatorError(Exception):
 
 @dataclass(frozen=True)
 class SimCard:
-    """A SIM card: its phone number, certificate (DER), issuers and locked key."""
+    """A SIM card: its phone number, certificate (DER), issuers and locked key;
+    ``auto`` (with ``auto_pin`` for ``approve``) when its phone answers by itself."""
 
     msisdn: str
     certificate: bytes
     chain: tuple[bytes, ...]
     encrypted_key: bytes
+    auto: str | None = None
+    auto_pin: str | None = None
 
     @property
     def holder(self) -> str:
@@ -109,8 +134,14 @@ def load_cards(directory: Path) -> dict[str, SimCard]:
                 certificate=base64.b64decode(entry["certificate"], validate=True),
                 chain=tuple(base64.b64decode(c, validate=True) for c in entry["chain"]),
                 encrypted_key=entry["key"].encode("ascii"),
+                auto=entry.get("auto"),
+                auto_pin=entry.get("pin"),
             )
             x509.load_der_x509_certificate(card.certificate)
+            if card.auto is not None and card.auto not in _AUTOPILOTS:
+                raise ValueError(f"auto of {card.msisdn} must be one of {', '.join(_AUTOPILOTS)}")
+            if card.auto == AUTO_APPROVE and not isinstance(card.auto_pin, str):
+                raise ValueError(f"auto approve of {card.msisdn} needs the SIM PIN in pin")
             cards[card.msisdn] = card
     except (KeyError, TypeError, AttributeError, ValueError, binascii.Error) as e:
         raise SimulatorError(f"{path} is damaged: {e!r}") from e

@@ -15,8 +15,9 @@ from typing import Any
 from . import __version__
 from .cli_audit import add_audit_commands
 from .cli_consumers import add_consumer_commands
-from .config import Config, load_config
+from .config import LOG_FORMATS, Config, load_config
 from .errors import ConfigurationError, InvalidParameter
+from .observability.logs import TEXT_FORMAT, use_log_format
 
 __all__ = ["main"]
 
@@ -36,8 +37,12 @@ def _serve(args: argparse.Namespace) -> int:
         client_ca=args.client_ca,
         soap_port=args.soap_port,
         trusted_proxies=tuple(args.trusted_proxy) or None,
+        log_format=args.log_format,
     )
+    use_log_format(config.log_format)  # main() set up the text format before the configuration was read
     config.data_dir.mkdir(parents=True, exist_ok=True)
+    if args.workers > 1:
+        return _serve_workers(config, args.workers)
     # Bind first: with --port 0 the demo PKI's URLs must name the real port.
     if config.tls_cert is not None:
         servers = _https_servers(config)
@@ -52,10 +57,7 @@ def _serve(args: argparse.Namespace) -> int:
     scheme = "https" if config.tls_cert else "http"
     base = f"{scheme}://{host}:{servers[0].server_port}"
     soap = f"{scheme}://{host}:{servers[-1].server_port}{SOAP_PATH}"
-    print(f"msign-soap {__version__} serving on {base}", flush=True)
-    print(f"WSDL: {soap}?singleWsdl" + (" (client certificate required)" if len(servers) > 1 else ""), flush=True)
-    mode = "production" if config.production else "demo mode" if config.demo_mode else "no demo consumer"
-    print(f"Data: {config.data_dir.resolve()} ({mode})", flush=True)
+    _announce(config, base, soap, mutual=len(servers) > 1)
     threads = [threading.Thread(target=s.serve_forever, name=f"listener-{s.server_port}") for s in servers[1:]]
     for thread in threads:
         thread.start()
@@ -71,6 +73,51 @@ def _serve(args: argparse.Namespace) -> int:
         stop.set()
         service.close()
     return 0
+
+
+def _announce(config: Config, base: str, soap: str, *, mutual: bool = False, workers: int = 1) -> None:
+    from .app import DEMO_PREFIX, demo_eservice_mounted
+
+    print(f"msign-soap {__version__} serving on {base}", flush=True)
+    print(f"WSDL: {soap}?singleWsdl" + (" (client certificate required)" if mutual else ""), flush=True)
+    mode = "production" if config.production else "demo mode" if config.demo_mode else "no demo consumer"
+    processes = f", {workers} worker processes" if workers > 1 else ""
+    print(f"Data: {config.data_dir.resolve()} ({mode}{processes})", flush=True)
+    if demo_eservice_mounted(config):
+        print(f"Demo e-service: {base}{DEMO_PREFIX}/ (sign, come back, verify)", flush=True)
+
+
+def _serve_workers(config: Config, workers: int) -> int:
+    """Several processes on one port (gunicorn's arbiter, :func:`.wsgi.serve_workers`)."""
+    import socket
+
+    from .app import SOAP_PATH, create_app
+    from .wsgi import serve_workers
+
+    if config.tls_cert is not None:
+        raise ConfigurationError(
+            "--workers serves plain HTTP (behind a reverse proxy doing TLS, --trusted-proxy); "
+            "for TLS with several workers run gunicorn on msign_soap.wsgi:application, one per listener"
+        )
+    listener = socket.create_server((config.host, config.port), family=_family(config.host), backlog=512)
+    if config.public_url is None and config.port == 0:
+        config = dataclasses.replace(config, port=listener.getsockname()[1])
+    # Once, before the workers start: migrations, the demo PKI, the simulator's files.
+    create_app(config).close()
+    host = f"[{config.host}]" if ":" in config.host else config.host
+    base = f"http://{host}:{listener.getsockname()[1]}"
+    _announce(config, base, base + SOAP_PATH, workers=workers)
+    try:
+        serve_workers(config, listener, workers)
+    finally:
+        listener.close()
+    return 0
+
+
+def _family(host: str) -> Any:
+    import socket
+
+    return socket.AF_INET6 if ":" in host else socket.AF_INET
 
 
 def _https_servers(config: Config) -> list[Any]:
@@ -437,6 +484,12 @@ def main(argv: list[str] | None = None) -> int:
     serve.add_argument("--host", help="address to listen on (default 127.0.0.1)")
     serve.add_argument("--port", type=int, help="port to listen on (default 8080; 0 picks a free one)")
     serve.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="worker processes (gunicorn's arbiter; a dead one is replaced); default 1: one process",
+    )
+    serve.add_argument(
         "--production",
         action="store_true",
         help="no demo consumer, https ReturnUrls of registered prefixes; needs TLS or --trusted-proxy",
@@ -455,6 +508,11 @@ def main(argv: list[str] | None = None) -> int:
         default=[],
         metavar="CIDR",
         help="a reverse proxy whose forwarded client certificate and address are believed (repeatable)",
+    )
+    serve.add_argument(
+        "--log-format",
+        choices=LOG_FORMATS,
+        help="log lines as text (default) or JSON objects with the RequestID and consumer",
     )
     serve.set_defaults(handler=_serve)
 
@@ -490,7 +548,7 @@ def main(argv: list[str] | None = None) -> int:
     add_consumer_commands(commands, _add_config_options, _config)
 
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(level=logging.INFO, format=TEXT_FORMAT)
     try:
         return int(args.handler(args))
     except (ConfigurationError, InvalidParameter) as e:

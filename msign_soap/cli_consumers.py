@@ -3,7 +3,8 @@
 ``add`` registers a consumer with its client certificate (PEM or DER), the
 networks it may call from and its ReturnUrl prefixes; ``add-cert`` and
 ``remove-cert`` rotate certificates; ``disable`` / ``enable`` take effect at
-once on every host sharing the database; ``list`` shows them all.
+once on every host sharing the database; ``set-webhook`` registers the
+completion webhook (:mod:`.core.webhooks`); ``list`` shows them all.
 """
 
 from __future__ import annotations
@@ -57,9 +58,16 @@ def add_consumer_commands(
     disable.add_argument("--name", required=True)
     enable = actions.add_parser("enable", help="accept a disabled consumer's calls again")
     enable.add_argument("--name", required=True)
+    webhook = actions.add_parser(
+        "set-webhook", help="post {RequestID, Status} to a URL when a request ends (prints the new HMAC key)"
+    )
+    webhook.add_argument("--name", required=True)
+    target = webhook.add_mutually_exclusive_group(required=True)
+    target.add_argument("--url", help="the e-service's endpoint (https in production)")
+    target.add_argument("--remove", action="store_true", help="no more webhooks")
     listing = actions.add_parser("list", help="list the consumers and their certificates")
     listing.add_argument("--json", action="store_true", help="print JSON")
-    for action in (add, add_cert, remove_cert, disable, enable, listing):
+    for action in (add, add_cert, remove_cert, disable, enable, webhook, listing):
         add_config_options(action)
         action.set_defaults(handler=lambda args: _consumer(args, config_of(args)))
 
@@ -85,6 +93,13 @@ def _consumer(args: argparse.Namespace, config: Config) -> int:
             removed = registry.remove_certificate(args.name, args.serial)
             print(f"removed {removed}")
             return 0 if removed else 1
+        elif args.action == "set-webhook":
+            key = registry.set_webhook(args.name, None if args.remove else args.url, https_only=config.production)
+            if key is None:
+                print(f"webhook of {args.name!r} removed")
+            else:
+                print(f"webhook of {args.name!r}: {args.url}")
+                print(f"HMAC-SHA256 key (shown once; give it to the e-service): {key}")
         elif args.action in ("disable", "enable"):
             registry.set_enabled(args.name, args.action == "enable")
             print(f"consumer {args.name!r} {args.action}d")
@@ -105,6 +120,7 @@ def _print(consumers: list[Any], *, as_json: bool) -> None:
                 "enabled": c.enabled,
                 "allowed_networks": list(c.allowed_networks),
                 "return_url_prefixes": list(c.return_url_prefixes),
+                "webhook_url": c.webhook_url,
                 "certificates": [
                     {"serial": serial, "issuer": issuer, "not_after": not_after.isoformat()}
                     for serial, issuer, not_after in c.certificates
@@ -120,5 +136,7 @@ def _print(consumers: list[Any], *, as_json: bool) -> None:
         print(f"{c.name}\t{state}\tnetworks: {', '.join(c.allowed_networks) or 'any'}")
         for prefix in c.return_url_prefixes:
             print(f"\treturn URL: {prefix}")
+        if c.webhook_url:
+            print(f"\twebhook: {c.webhook_url}")
         for serial, issuer, not_after in c.certificates:
             print(f"\tcertificate {serial} issued by {issuer}, valid until {not_after:%Y-%m-%d}")

@@ -19,7 +19,7 @@ from urllib.parse import urlsplit
 
 from .errors import ConfigurationError
 
-__all__ = ["CLOUD_KEY_PROVIDERS", "PADES_LEVELS", "REVOCATION_MODES", "Config", "load_config"]
+__all__ = ["CLOUD_KEY_PROVIDERS", "LOG_FORMATS", "PADES_LEVELS", "REVOCATION_MODES", "Config", "load_config"]
 
 MiB = 1024 * 1024
 #: Values of :attr:`Config.revocation`.
@@ -28,6 +28,8 @@ REVOCATION_MODES = ("hard", "soft", "off")
 PADES_LEVELS = ("B-T", "B-LT")
 #: The cloud-key instruments (the values :attr:`Config.pkcs11_providers` may hold).
 CLOUD_KEY_PROVIDERS = ("securesign", "tax")
+#: Values of :attr:`Config.log_format`.
+LOG_FORMATS = ("text", "json")
 
 
 @dataclass(frozen=True)
@@ -41,6 +43,7 @@ class Config:
     data_dir: Path = Path("msign-data")
     #: Peewee database URL; default: SQLite (WAL) in ``data_dir``.
     database_url: str | None = None
+    #: Address and port to listen on (port 0: any free port).
     host: str = "127.0.0.1"
     port: int = 8080
     #: Absolute http(s) URL at which clients reach this service (behind a
@@ -141,6 +144,12 @@ class Config:
     #: registered prefixes, and ``serve`` refuses to start without TLS
     #: (``tls_cert``, ``tls_key``, ``client_ca``) or ``trusted_proxies``.
     production: bool = False
+    #: The sandbox for integrators' tests (:mod:`msign_soap.sandbox`): people
+    #: with fixed outcomes, phones that answer by themselves, and ``POST
+    #: /sandbox/{RequestID}/complete``, which finishes a demo consumer's
+    #: request without a browser. Only with ``demo_pki`` and ``demo_mode``;
+    #: never with ``production`` (where it is off unless set, and refused if set).
+    sandbox: bool = True
     #: The HTTPS listeners' certificate and key (PEM files). With them
     #: ``serve`` serves the pages over HTTPS on ``port``, without asking
     #: browsers for a certificate, and ``/MSign.svc`` over HTTPS on
@@ -165,6 +174,13 @@ class Config:
     soap_rate_limit: float = 100.0
     soap_address_rate_limit: float = 200.0
     pin_rate_limit: float = 0.2
+    #: Networks (CIDR) whose clients may read ``GET /metrics`` in production
+    #: mode (outside it anyone may); a trusted proxy's ``X-Forwarded-For`` is
+    #: the client's address. Default: loopback only.
+    metrics_allowed: tuple[str, ...] = ("127.0.0.0/8", "::1/128")
+    #: Log lines: ``text`` or ``json`` (one JSON object per line with the
+    #: RequestID and consumer of the call: :mod:`msign_soap.observability.logs`).
+    log_format: str = "text"
     #: Extra settings for later features, kept so that a file may carry them.
     extra: Mapping[str, Any] = field(default_factory=dict)
 
@@ -242,12 +258,23 @@ class Config:
             raise ConfigurationError(
                 f"revocation_private_addresses must be true or false, not {self.revocation_private_addresses!r}"
             )
+        if not isinstance(self.sandbox, bool):
+            raise ConfigurationError(f"sandbox must be true or false, not {self.sandbox!r}")
         if not isinstance(self.signature_appearance, bool):
             raise ConfigurationError(f"signature_appearance must be true or false, not {self.signature_appearance!r}")
         for name in ("soap_rate_limit", "soap_address_rate_limit", "pin_rate_limit"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
                 raise ConfigurationError(f"{name} must be a number of calls per second (0: no limit), not {value!r}")
+        if not isinstance(self.metrics_allowed, tuple):
+            raise ConfigurationError(f"metrics_allowed must be a list of networks, not {self.metrics_allowed!r}")
+        for network in self.metrics_allowed:
+            try:
+                ipaddress.ip_network(network)
+            except (TypeError, ValueError) as e:
+                raise ConfigurationError(f"metrics_allowed: {network!r} is not a network in CIDR notation") from e
+        if self.log_format not in LOG_FORMATS:
+            raise ConfigurationError(f"log_format must be one of {', '.join(LOG_FORMATS)}, not {self.log_format!r}")
         self._check_listeners()
 
     def _check_listeners(self) -> None:
@@ -268,6 +295,8 @@ class Config:
                 raise ConfigurationError(f"trusted_proxies: {network!r} is not a network in CIDR notation") from e
         if self.production and self.demo_mode:
             raise ConfigurationError("production mode has no demo consumer: demo_mode must be off")
+        if self.production and self.sandbox:
+            raise ConfigurationError("production mode has no sandbox: sandbox must be off")
         if self.production and not all(tls) and not self.trusted_proxies:
             raise ConfigurationError(
                 "production mode needs TLS (tls_cert, tls_key, client_ca, soap_port) "
@@ -373,6 +402,7 @@ def load_config(
     values.update({k: v for k, v in overrides.items() if v is not None})
     if _coerce("production", values.get("production", False)):
         values.setdefault("demo_mode", False)  # production has no demo consumer
+        values.setdefault("sandbox", False)  # nor a sandbox
     unknown = set(values) - set(_FIELDS)
     if unknown:
         raise ConfigurationError(f"unknown configuration keys: {', '.join(sorted(unknown))}")

@@ -54,6 +54,7 @@ __all__ = [
     "HTTPSServer",
     "ThreadedHTTPSServer",
     "TrustedProxies",
+    "with_peer_certificate",
     "make_https_server",
     "make_server_context",
 ]
@@ -292,6 +293,24 @@ class TrustedProxies:
                 return str(address)
             farthest = address
         return str(farthest) if farthest else None
+
+
+def with_peer_certificate(app: WsgiApp) -> WsgiApp:
+    """``app`` given the verified client certificate of a WSGI server that does
+    TLS itself and exposes the connection (gunicorn: ``environ["gunicorn.socket"]``),
+    and the client address; what :class:`ClientCertificateRequestHandler`
+    does for Werkzeug's server. Put it outside :class:`TrustedProxies`."""
+
+    def wrapped(environ: dict, start_response: Callable[..., Any]) -> Iterable[bytes]:
+        connection = environ.get("gunicorn.socket")
+        if isinstance(connection, ssl.SSLSocket):
+            der = connection.getpeercert(binary_form=True)
+            if der:
+                environ[CLIENT_CERTIFICATE_KEY] = der
+        environ.setdefault(CLIENT_ADDRESS_KEY, _canonical(environ.get("REMOTE_ADDR", "")))
+        return app(environ, start_response)
+
+    return wrapped
 
 
 def _decode_certificate(value: str) -> bytes:

@@ -30,6 +30,7 @@ from msign_soap.pki.generate import NOT_BEFORE
 from msign_soap.signing import LocalTsa, Timestamper
 
 from .pki_support import TEMPLATE_URL, seed_demo_pki, shared_demo_pki_template
+from .postgres_support import postgres_cluster, postgres_url  # noqa: F401 -- fixtures
 
 DATA = Path(__file__).parent / "data"
 REFERENCE_WSDL = DATA / "MSign.reference.wsdl"
@@ -259,9 +260,31 @@ def clock() -> FrozenClock:
     return FrozenClock()
 
 
+# -- the database: SQLite, and PostgreSQL for the tests marked ``postgresql`` ---------
+
+#: The values of ``database_url`` a test marked ``postgresql`` runs with.
+DATABASES = ("sqlite", "postgresql")
+
+
 @pytest.fixture
-def service(tmp_path: Path, clock: FrozenClock) -> Iterator[Service]:
-    svc = make_service(tmp_path, clock)
+def database_url(request: pytest.FixtureRequest) -> str | None:
+    """The ``database_url`` setting of the test's service: None (SQLite in
+    its data directory), or a fresh PostgreSQL database for the
+    ``postgresql`` run of a test marked so."""
+    if getattr(request, "param", "sqlite") == "postgresql":
+        return str(request.getfixturevalue("postgres_url"))
+    return None
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    # A test marked ``postgresql`` whose fixtures use ``database_url`` runs on both databases.
+    if metafunc.definition.get_closest_marker("postgresql") and "database_url" in metafunc.fixturenames:
+        metafunc.parametrize("database_url", DATABASES, indirect=True)
+
+
+@pytest.fixture
+def service(tmp_path: Path, clock: FrozenClock, database_url: str | None) -> Iterator[Service]:
+    svc = make_service(tmp_path, clock, database_url=database_url)
     yield svc
     svc.close()
 

@@ -190,6 +190,19 @@ class Tour:
             with page.expect_navigation():
                 page.click("[data-action=verify]")
 
+        def upload_form(page: Any, lang: str) -> None:
+            page.goto(f"{self.url}/sign/upload?lang={lang}")
+
+        def upload_done(page: Any, lang: str) -> None:
+            page.goto(f"{self.url}/sign/upload?lang={lang}")
+            page.set_input_files("input[name=document]", [self.signed_pdf()])
+            page.click("[data-action=upload]")
+            page.click("[data-instrument=securesign]")
+            page.fill("input[name=idnp]", ION)
+            page.fill("input[name=pin]", ION_PIN)
+            page.click("[data-action=sign]")
+            page.locator("[data-status=Success]").wait_for()
+
         return [
             ("index", index),
             ("choice", choice),
@@ -205,6 +218,8 @@ class Tour:
             ("local-signer", local_signer),
             ("verify-form", verify_form),
             ("verify-report", verify_report),
+            ("upload-form", upload_form),
+            ("upload-signed", upload_done),
         ]
 
     def run(self, languages: tuple[str, ...] = LANGUAGES) -> list[PageVisit]:

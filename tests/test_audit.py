@@ -1,4 +1,5 @@
-"""The audit trail: the hash chain, its anchors, what verify catches, concurrent appends, the CLI."""
+"""The audit trail: the hash chain, its anchors, what verify catches,
+concurrent appends (on SQLite and PostgreSQL), the CLI."""
 
 from __future__ import annotations
 
@@ -36,8 +37,8 @@ OTHER_REQUEST = "fedcba9876543210fedcba9876543210"
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> Iterator[Store]:
-    store = open_store(f"sqlite:///{tmp_path / 'audit.sqlite3'}")
+def store(tmp_path: Path, database_url: str | None) -> Iterator[Store]:
+    store = open_store(database_url or f"sqlite:///{tmp_path / 'audit.sqlite3'}")
     yield store
     store.close()
 
@@ -67,8 +68,14 @@ def fill(trail: AuditTrail, clock: FrozenClock) -> None:
 
 
 def sql(store: Store, statement: str, *parameters: Any) -> None:
+    """Run ``statement``, its parameters marked ``?`` whatever the database."""
     with store.db.connection_context():
-        store.db.execute_sql(statement, parameters)
+        store.db.execute_sql(statement.replace("?", store.db.param), parameters)
+
+
+def moment_of(at: str | datetime) -> datetime:
+    """A time read by raw SQL: a string from SQLite, a datetime from PostgreSQL."""
+    return at if isinstance(at, datetime) else datetime.fromisoformat(at)
 
 
 def rebuild_chain(store: Store) -> None:
@@ -81,11 +88,10 @@ def rebuild_chain(store: Store) -> None:
         store.db.execute_sql("DELETE FROM audit_event")
         previous = GENESIS
         for sequence, (_, at, *fields) in enumerate(rows, start=1):
-            moment = datetime.fromisoformat(at)
-            digest = row_hash(sequence, previous, moment, *fields)
+            digest = row_hash(sequence, previous, moment_of(at), *fields)
             store.db.execute_sql(
                 "INSERT INTO audit_event (sequence, previous_hash, at, event, consumer, request_id, address, detail,"
-                " row_hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                f" row_hash) VALUES ({', '.join([store.db.param] * 9)})",
                 (sequence, previous, at, *fields, digest),
             )
             previous = digest
@@ -94,6 +100,7 @@ def rebuild_chain(store: Store) -> None:
 # -- the chain -------------------------------------------------------------------------
 
 
+@pytest.mark.postgresql
 def test_each_row_is_chained_to_the_one_before(trail: AuditTrail, clock: FrozenClock) -> None:
     assert trail.verify().ok and trail.verify().rows == 0
     fill(trail, clock)
@@ -118,6 +125,7 @@ def test_each_row_is_chained_to_the_one_before(trail: AuditTrail, clock: FrozenC
     assert "intact: 5 rows" in str(report) and "never time-stamped" in str(report)
 
 
+@pytest.mark.postgresql
 def test_history_is_one_requests_events_in_order(trail: AuditTrail, clock: FrozenClock) -> None:
     trail.record(Event.REQUEST_POSTED, consumer="demo", request_id=REQUEST)
     trail.record(Event.REQUEST_POSTED, consumer="demo", request_id=OTHER_REQUEST)
@@ -140,6 +148,7 @@ def test_history_is_one_requests_events_in_order(trail: AuditTrail, clock: Froze
     assert trail.history("f" * 32) == []
 
 
+@pytest.mark.postgresql
 def test_times_are_stored_as_naive_utc(trail: AuditTrail) -> None:
     moment = datetime(2026, 11, 28, 14, 0, 0, 123456, tzinfo=UTC)
     aware = AuditTrail(trail.store, lambda: moment.astimezone(), trail.timestamper)
@@ -209,6 +218,7 @@ def test_a_deleted_row_is_caught(
     assert report.rows == 5 - len(deleted)
 
 
+@pytest.mark.postgresql
 def test_a_row_rewritten_with_its_hash_breaks_the_next_link(trail: AuditTrail, clock: FrozenClock) -> None:
     fill(trail, clock)
     with trail.store.db.connection_context():
@@ -218,7 +228,7 @@ def test_a_row_rewritten_with_its_hash_breaks_the_next_link(trail: AuditTrail, c
     forged = row_hash(
         3,
         previous,
-        datetime.fromisoformat(at),
+        moment_of(at),
         "instrument.chosen",
         None,
         REQUEST,
@@ -251,6 +261,7 @@ def test_a_truncated_end_is_caught_after_an_anchor(
     assert report.rows == 4
 
 
+@pytest.mark.postgresql
 def test_a_rebuilt_chain_does_not_match_its_anchor(
     trail: AuditTrail, clock: FrozenClock, checker: ChainChecker
 ) -> None:
@@ -267,6 +278,7 @@ def test_a_rebuilt_chain_does_not_match_its_anchor(
 # -- anchors ---------------------------------------------------------------------------------
 
 
+@pytest.mark.postgresql
 def test_anchoring_is_idempotent_until_the_trail_grows(store: Store, clock: FrozenClock, demo_tsa: LocalTsa) -> None:
     tsa = RecordingTsa(demo_tsa)
     trail = AuditTrail(store, clock, tsa)
@@ -367,6 +379,7 @@ def test_without_trust_anchors_an_anchor_is_only_checked_for_its_signature(
     assert not trail.verify(checker).ok
 
 
+@pytest.mark.postgresql
 def test_an_anchor_moved_to_hide_a_cut_is_caught(trail: AuditTrail, clock: FrozenClock) -> None:
     fill(trail, clock)
     trail.anchor()
@@ -414,6 +427,7 @@ def test_an_unknown_event_is_refused(trail: AuditTrail) -> None:
     assert trail.record("request.posted", request_id=REQUEST).event == "request.posted"
 
 
+@pytest.mark.postgresql
 def test_texts_are_cut_and_stripped_of_control_characters(trail: AuditTrail) -> None:
     recorded = trail.record(
         Event.FAILED,
@@ -449,8 +463,9 @@ print("done", flush=True)
 """
 
 
-def test_two_processes_appending_at_once_make_one_chain(tmp_path: Path) -> None:
-    url = f"sqlite:///{tmp_path / 'shared.sqlite3'}"
+@pytest.mark.postgresql
+def test_two_processes_appending_at_once_make_one_chain(tmp_path: Path, database_url: str | None) -> None:
+    url = database_url or f"sqlite:///{tmp_path / 'shared.sqlite3'}"
     open_store(url).close()  # migrated before the writers start
     count = 300
     writers = [

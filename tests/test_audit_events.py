@@ -8,11 +8,14 @@ import base64
 import json
 from typing import Any
 
+import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
 from werkzeug.test import Client
 
 from .conftest import WsgiTransport, issue_certificate, make_service, sha1, soap_client
 from .test_web import ION, ION_PIN, enter, soap_request, submit
+
+pytestmark = pytest.mark.postgresql
 
 
 def from_address(app: Any, address: str) -> Any:
@@ -24,8 +27,8 @@ def events(service: Any, request_id: str) -> list[tuple[str, str | None, dict]]:
     return [(r.event, r.address, r.detail) for r in service.requests.audit.history(request_id)]
 
 
-def test_a_request_signed_on_the_page(tmp_path: Any, clock: Any) -> None:
-    service = make_service(tmp_path, clock)
+def test_a_request_signed_on_the_page(tmp_path: Any, clock: Any, database_url: str | None) -> None:
+    service = make_service(tmp_path, clock, database_url=database_url)
     try:
         client = soap_client("http://testserver/MSign.svc", WsgiTransport(from_address(service, "203.0.113.5")))
         browser = Client(from_address(service, "198.51.100.7"))
@@ -60,8 +63,8 @@ def test_a_request_signed_on_the_page(tmp_path: Any, clock: Any) -> None:
         service.close()
 
 
-def test_cancel_expiry_and_lockout(tmp_path: Any, clock: Any) -> None:
-    service = make_service(tmp_path, clock, pin_attempts=2)
+def test_cancel_expiry_and_lockout(tmp_path: Any, clock: Any, database_url: str | None) -> None:
+    service = make_service(tmp_path, clock, pin_attempts=2, database_url=database_url)
     try:
         client = soap_client("http://testserver/MSign.svc", WsgiTransport(service))
         browser = Client(service)
@@ -89,8 +92,8 @@ def test_cancel_expiry_and_lockout(tmp_path: Any, clock: Any) -> None:
         service.close()
 
 
-def test_consumer_changes_and_verifications(tmp_path: Any, clock: Any) -> None:
-    service = make_service(tmp_path, clock)
+def test_consumer_changes_and_verifications(tmp_path: Any, clock: Any, database_url: str | None) -> None:
+    service = make_service(tmp_path, clock, database_url=database_url)
     try:
         ca = issue_certificate("Client CA", ec.generate_private_key(ec.SECP256R1()), ca=True)
         first = issue_certificate("alpha", ec.generate_private_key(ec.SECP256R1()), ca).certificate

@@ -31,6 +31,8 @@ from .test_signing_flow import (
     xmlsec1_verify,
 )
 
+pytestmark = pytest.mark.postgresql
+
 ION_PIN = "4567"  # securesign: the last 4 digits of the IDNP
 ION_TAX_PIN = "234567"  # tax: the last 6 digits
 
@@ -129,8 +131,8 @@ def test_right_pin_resets_the_counter(service):
 
 
 @pytest.fixture
-def strict_service(tmp_path, clock):
-    svc = make_service(tmp_path, clock, pin_attempts=3, pin_lockout=60)
+def strict_service(tmp_path, clock, database_url):
+    svc = make_service(tmp_path, clock, pin_attempts=3, pin_lockout=60, database_url=database_url)
     yield svc
     svc.close()
 
@@ -172,6 +174,30 @@ def test_lock_runs_out_and_counting_starts_afresh(strict_service, clock):
     with pytest.raises(WrongPin) as wrong:
         securesign.sign(request_id, ION, "0000")
     assert wrong.value.attempts_left == 2
+
+
+def test_wrong_pins_at_the_same_moment_lock_once(service, clock):
+    """The two last wrong PINs before a lockout, checked at once: one locks, the other is told so."""
+    import threading
+
+    from msign_soap.instruments.pin_counter import PinCounter
+
+    counter = PinCounter(service.store, service.store.models.PinCounter, clock, max_attempts=2, create=True)
+    rows = [counter.reserve("securesign", ION) for _ in range(2)]
+    barrier = threading.Barrier(2)
+    outcomes: list[type] = []
+
+    def wrong(row) -> None:
+        barrier.wait()
+        outcomes.append(type(counter.wrong(row.id, "securesign", ION)))
+
+    threads = [threading.Thread(target=wrong, args=(row,)) for row in rows]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(o.__name__ for o in outcomes) == ["KeyLocked", "WrongPin"]
+    assert len(service.requests.audit.records("pin.lockout")) == 1
 
 
 def test_unknown_idnp(service):
@@ -254,14 +280,14 @@ def test_revoked_person_fails_the_request(service, client):
 # -- provisioning ------------------------------------------------------------------
 
 
-def test_demo_provisioning_is_idempotent(tmp_path, clock):
-    first = make_service(tmp_path, clock)
+def test_demo_provisioning_is_idempotent(tmp_path, clock, database_url):
+    first = make_service(tmp_path, clock, database_url=database_url)
     try:
         before = {(r.provider, r.idnp): bytes(r.salt) for r in _rows(first)}
     finally:
         first.close()
     assert len(before) == 2 * len(first.pki.people)
-    second = make_service(tmp_path, clock)
+    second = make_service(tmp_path, clock, database_url=database_url)
     try:
         after = {(r.provider, r.idnp): bytes(r.salt) for r in _rows(second)}
         request_id = post(second)
@@ -289,7 +315,7 @@ def _rows(service):
 # -- the command line ----------------------------------------------------------------
 
 
-def test_cli_imports_a_key_sealed_under_the_pin_typed(tmp_path, clock, monkeypatch):
+def test_cli_imports_a_key_sealed_under_the_pin_typed(tmp_path, clock, monkeypatch, database_url):
     from msign_soap.cli import main
 
     from .pki_support import seed_demo_pki
@@ -297,14 +323,15 @@ def test_cli_imports_a_key_sealed_under_the_pin_typed(tmp_path, clock, monkeypat
     data = tmp_path / "data"
     seed_demo_pki(data)
     monkeypatch.setattr("getpass.getpass", lambda prompt="": "135790")
-    command = ["keystore", "import", "--provider", "securesign", "--idnp", ION, "--data-dir", str(data)]
+    options = ["--data-dir", str(data), *(["--database-url", database_url] if database_url else [])]
+    command = ["keystore", "import", "--provider", "securesign", "--idnp", ION, *options]
     files = ["--cert", str(data / "pki/certs/ion-popescu.crt"), "--key", str(data / "pki/keys/ion-popescu.key.pem")]
     assert main(command + files) == 0
     assert main(command + files) == 1  # held already
-    wrong = ["keystore", "import", "--provider", "securesign", "--idnp", MARIA, "--data-dir", str(data)]
+    wrong = ["keystore", "import", "--provider", "securesign", "--idnp", MARIA, *options]
     assert main(wrong + files) == 2  # the certificate is Ion's
 
-    service = make_service(tmp_path, clock)  # the demo keys leave Ion's alone
+    service = make_service(tmp_path, clock, database_url=database_url)  # the demo keys leave Ion's alone
     try:
         request_id = post(service)
         with pytest.raises(WrongPin):

@@ -37,8 +37,8 @@ def client_certificate(name: str, issuer: Any = None) -> Any:
 
 
 @pytest.fixture
-def production(tmp_path: Path, clock: Any) -> Any:
-    svc = make_service(tmp_path, clock, demo_mode=False)
+def production(tmp_path: Path, clock: Any, database_url: str | None) -> Any:
+    svc = make_service(tmp_path, clock, demo_mode=False, database_url=database_url)
     yield svc
     svc.close()
 
@@ -75,6 +75,7 @@ def post(service: Any, certificate: Any, address: str = "127.0.0.1") -> Any:
     )
 
 
+@pytest.mark.postgresql
 def test_registered_consumer_posts_and_reads_only_its_own(production: Any, ca: Any) -> None:
     registry = production.consumers
     alpha, beta = client_certificate("alpha", ca), client_certificate("beta", ca)
@@ -98,6 +99,7 @@ def test_registered_consumer_posts_and_reads_only_its_own(production: Any, ca: A
         pytest.param("outside-networks", id="outside-networks"),
     ],
 )
+@pytest.mark.postgresql
 def test_callers_refused_with_authentication_failed(production: Any, ca: Any, case: str) -> None:
     registered = client_certificate("alpha", ca)
     production.consumers.add("alpha", registered, ["10.1.0.0/16"])
@@ -121,6 +123,7 @@ def test_callers_refused_with_authentication_failed(production: Any, ca: Any, ca
     assert _requests(production) == before
 
 
+@pytest.mark.postgresql
 def test_rotation_and_reenabling(production: Any, ca: Any) -> None:
     registry = production.consumers
     old, new = client_certificate("alpha 2025", ca), client_certificate("alpha 2026", ca)
@@ -153,6 +156,7 @@ def test_invalid_registrations_refused(production: Any, ca: Any, arguments: dict
     assert production.consumers.list() == []
 
 
+@pytest.mark.postgresql
 def test_a_certificate_belongs_to_one_consumer(production: Any, ca: Any) -> None:
     shared = client_certificate("shared", ca)
     production.consumers.add("alpha", shared)
@@ -163,6 +167,7 @@ def test_a_certificate_belongs_to_one_consumer(production: Any, ca: Any) -> None
     assert [c.name for c in production.consumers.list()] == ["alpha"]
 
 
+@pytest.mark.postgresql
 def test_ipv4_mapped_addresses_match_ipv4_networks(production: Any, ca: Any) -> None:
     certificate = client_certificate("alpha", ca)
     production.consumers.add("alpha", certificate, ["10.1.0.0/16", "2001:db8::/32"])
@@ -178,8 +183,9 @@ def test_ipv4_mapped_addresses_match_ipv4_networks(production: Any, ca: Any) -> 
             registry.authenticate(unreadable, "10.1.0.9")
 
 
-def test_cli_manages_consumers(tmp_path: Path, ca: Any, capsys: Any) -> None:
-    data = ["--data-dir", str(tmp_path / "cli-data")]
+@pytest.mark.postgresql
+def test_cli_manages_consumers(tmp_path: Path, ca: Any, capsys: Any, database_url: str | None) -> None:
+    data = ["--data-dir", str(tmp_path / "cli-data"), *(["--database-url", database_url] if database_url else [])]
     pem = tmp_path / "alpha.pem"
     certificate = client_certificate("alpha", ca)
     pem.write_bytes(certificate.public_bytes(Encoding.PEM))
@@ -230,6 +236,7 @@ def _with_serial(serial: int, issuer: Any) -> Any:
     )
 
 
+@pytest.mark.postgresql
 def test_production_sends_users_back_only_to_registered_https_urls(tmp_path: Path, clock: Any) -> None:
     service = make_service(tmp_path, clock, production=True, trusted_proxies=("127.0.0.1/32",))
     try:

@@ -174,6 +174,7 @@ def registry(service) -> DelegationRegistry:
     return service.signing.delegations
 
 
+@pytest.mark.postgresql
 def test_add_find_remove(registry, clock):
     first = registry.add(ION, MARIA)
     assert (first.role_id, first.created_at) == (0, clock.now)

@@ -31,6 +31,7 @@ def test_request_ids_are_128_bit_hex_and_unique(client):
     assert all(re.fullmatch(r"[0-9a-f]{32}", i) for i in ids)
 
 
+@pytest.mark.postgresql
 def test_success_returns_results_in_posted_order(service, client):
     request_id = post(client, 3)
     service.requests.complete(request_id, [(b"cert%d" % i, b"sig%d" % i) for i in range(3)])
@@ -88,6 +89,7 @@ def test_normalize_language():
     ]
 
 
+@pytest.mark.postgresql
 def test_pending_request_expires_after_its_lifetime(service, client, clock):
     request_id = post(client)
     clock.advance(seconds=service.config.request_lifetime - 1)
@@ -100,6 +102,7 @@ def test_pending_request_expires_after_its_lifetime(service, client, clock):
         service.requests.complete(request_id, [(b"c", b"s")])
 
 
+@pytest.mark.postgresql
 def test_maintenance_expires_deletes_documents_then_purges(service, client, clock):
     config = service.config
     m = service.store.models
@@ -130,6 +133,47 @@ def test_maintenance_expires_deletes_documents_then_purges(service, client, cloc
         assert caught.value.code == "RequestNotFound"
 
 
+@pytest.mark.postgresql
+def test_two_workers_maintaining_at_once_do_each_thing_once(tmp_path, clock, database_url):
+    """Two services on one database run their maintenance passes at the same
+    moment over the same requests: each is expired, emptied and purged once."""
+    import threading
+
+    from .conftest import make_service
+
+    services = [make_service(tmp_path, clock, database_url=database_url) for _ in range(2)]
+    try:
+        one = services[0].requests
+        consumer = one.demo_consumer()
+        ids = [
+            one.post(consumer, SignRequestInput("Hash", [SignContentInput(sha1(str(i)))], "Short")) for i in range(40)
+        ]
+        reports: list[list] = [[], []]
+
+        def maintain(worker: int, barrier: threading.Barrier) -> None:
+            barrier.wait()
+            reports[worker].append(services[worker].requests.run_maintenance())
+
+        for advance in (one.config.request_lifetime, one.config.document_retention, one.config.result_retention):
+            clock.advance(seconds=advance)
+            barrier = threading.Barrier(2)
+            threads = [threading.Thread(target=maintain, args=(n, barrier)) for n in range(2)]
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join()
+        done = [r for worker in reports for r in worker]
+        assert len(done) == 6
+        assert sum(r.expired for r in done) == sum(r.documents_deleted for r in done) == len(ids)
+        assert sum(r.purged for r in done) == len(ids)
+        assert sorted(r.request_id for r in one.audit.records("request.expired")) == sorted(ids)
+        assert one.audit.verify().ok
+    finally:
+        for service in services:
+            service.close()
+
+
+@pytest.mark.postgresql
 def test_finished_request_cannot_change(service, client):
     request_id = post(client)
     service.requests.complete(request_id, [(b"c", b"s")])
@@ -140,6 +184,7 @@ def test_finished_request_cannot_change(service, client):
     assert client.GetSignResponse(requestID=request_id).Results.SignResult[0].Signature == b"s"
 
 
+@pytest.mark.postgresql
 def test_complete_needs_one_result_per_content(service, client):
     request_id = post(client, 2)
     with pytest.raises(MSignError, match="has 2 contents, got 1"):
@@ -147,6 +192,7 @@ def test_complete_needs_one_result_per_content(service, client):
     assert client.GetSignResponse(requestID=request_id).Status == "Pending"
 
 
+@pytest.mark.postgresql
 def test_requests_belong_to_their_consumer(service):
     a = service.requests.add_consumer("a")
     b = service.requests.add_consumer("b")
@@ -158,12 +204,13 @@ def test_requests_belong_to_their_consumer(service):
         service.requests.get(b, request_id, None)
 
 
-def test_the_maintenance_thread_expires_requests(tmp_path, clock):
+@pytest.mark.postgresql
+def test_the_maintenance_thread_expires_requests(tmp_path, clock, database_url):
     import time
 
     from .conftest import make_service
 
-    svc = make_service(tmp_path, clock, maintenance_interval=1)
+    svc = make_service(tmp_path, clock, maintenance_interval=1, database_url=database_url)
     stop = svc.start_maintenance()
     try:
         consumer = svc.requests.demo_consumer()
@@ -182,12 +229,13 @@ def test_the_maintenance_thread_expires_requests(tmp_path, clock):
         svc.close()
 
 
-def test_concurrent_transitions_end_in_exactly_one_state(tmp_path):
+@pytest.mark.postgresql
+def test_concurrent_transitions_end_in_exactly_one_state(tmp_path, database_url):
     import threading
 
     from .conftest import make_service
 
-    svc = make_service(tmp_path)  # real clock, real threads, one SQLite file
+    svc = make_service(tmp_path, database_url=database_url)  # real clock, real threads, one database
     try:
         consumer = svc.requests.demo_consumer()
         request_id = svc.requests.post(consumer, SignRequestInput("Hash", [SignContentInput(sha1("x"))], "Short"))

@@ -354,6 +354,7 @@ HASHES = [hashlib.sha1(b"first").digest(), hashlib.sha1(b"second").digest()]
 PDFS = [minimal_pdf("First"), minimal_pdf("Second")]
 
 
+@pytest.mark.postgresql
 def test_a_hash_batch_is_accepted_content_by_content(service):
     moldsign = service.instruments["moldsign"]
     request_id = post(service, "Hash", HASHES)
@@ -375,6 +376,34 @@ def test_a_hash_batch_is_accepted_content_by_content(service):
         moldsign.accept(request_id, 0, results[0])
 
 
+@pytest.mark.postgresql
+def test_a_result_sent_twice_at_once_is_kept_once(service):
+    """The page retried while the first try was still being checked: both land, one is kept."""
+    import threading
+
+    moldsign = service.instruments["moldsign"]
+    request_id = post(service, "Hash", HASHES)
+    result = signed(service, service.pki.people[ION], HASHES[1], "Hash", "urn:msign:content:c1")
+    barrier = threading.Barrier(4)
+    errors: list[BaseException] = []
+
+    def accept() -> None:
+        barrier.wait()
+        try:
+            moldsign.accept(request_id, 1, result)
+        except BaseException as e:  # noqa: BLE001 -- reported below
+            errors.append(e)
+
+    threads = [threading.Thread(target=accept) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    assert moldsign.progress(request_id).accepted == (1,)
+
+
+@pytest.mark.postgresql
 def test_results_of_a_request_that_ended_otherwise_go_with_its_documents(service, clock):
     moldsign = service.instruments["moldsign"]
     request_id = post(service, "Hash", HASHES)
@@ -409,6 +438,7 @@ def test_a_signature_older_than_the_request_is_refused(service, clock):
     assert status(service, request_id) == ("Pending", None)
 
 
+@pytest.mark.postgresql
 def test_a_pdf_batch_is_accepted(service):
     nationalid = service.instruments["nationalid"]
     request_id = post(service, "Pdf", PDFS, signer=None)
@@ -672,6 +702,7 @@ def test_unknown_content_or_request(service):
         moldsign.progress("0" * 32)
 
 
+@pytest.mark.postgresql
 def test_a_result_for_a_finished_request_is_refused(service):
     request_id = post(service, "Hash", HASHES)
     service.requests.fail(request_id)
@@ -746,6 +777,7 @@ def post_result(browser: Client, request_id: str, position: int, document: bytes
     )
 
 
+@pytest.mark.postgresql
 def test_results_posted_by_the_page(service, browser):
     request_id = post(service, "Pdf", [minimal_pdf("Big", padding=200_000), PDFS[1]], signer=ION)
     enter(browser, request_id)

@@ -29,7 +29,7 @@ from msign_soap.instruments.mssp import OUTSTANDING, SIGNATURE, MsspClient
 from msign_soap.pki import DEMO_PEOPLE, DemoPki
 from msign_soap.pki.sims import register_access_point, write_demo_sims
 
-from .conftest import FrozenClock, minimal_pdf, soap_client
+from .conftest import DATABASES, FrozenClock, minimal_pdf, soap_client
 from .pki_support import seed_demo_pki, serve, shared_demo_pki_template
 from .test_signing_flow import DOCUMENT, needs_xmlsec1, pem_file, pyhanko_status, xmlsec1_verify
 
@@ -74,11 +74,31 @@ def shared_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
         yield site
 
 
+@pytest.fixture(scope="module")
+def shared_postgresql_site(tmp_path_factory: pytest.TempPathFactory, postgres_cluster: Any) -> Iterator[Site]:
+    """:func:`shared_site` on a PostgreSQL database."""
+    name = postgres_cluster.create_database()
+    try:
+        data_dir = tmp_path_factory.mktemp("mobile-postgresql") / "data"
+        with running(data_dir, FrozenClock(), database_url=postgres_cluster.url(name)) as site:
+            yield site
+    finally:
+        postgres_cluster.drop_database(name)
+
+
 @pytest.fixture
-def site(shared_site: Site) -> Site:
+def site(request: pytest.FixtureRequest) -> Site:
+    """The module's site: on SQLite, or on PostgreSQL for a test marked :data:`on_both_databases`."""
+    shared: Site = request.getfixturevalue(
+        "shared_postgresql_site" if getattr(request, "param", "sqlite") == "postgresql" else "shared_site"
+    )
     # an hour later for each test: what the last one left on the phones has expired
-    shared_site.clock.advance(hours=1)
-    return shared_site
+    shared.clock.advance(hours=1)
+    return shared
+
+
+#: The signing state machine's claims and leases run on PostgreSQL too.
+on_both_databases = pytest.mark.parametrize("site", DATABASES, indirect=True)
 
 
 def post(site: Site, content_type: str = "Hash", count: int = 1, signer: str | None = ION.idnp, **more: Any) -> str:
@@ -279,6 +299,7 @@ def _answering(body: bytes, status: str = "200 OK") -> Callable[[dict, Callable]
 
 
 @needs_xmlsec1
+@on_both_databases
 def test_hash_batch_signed_on_the_phone(site, demo_pki, tmp_path):
     request_id = post(site, "Hash", count=3)
     browser = Browser(site)
@@ -298,6 +319,7 @@ def test_hash_batch_signed_on_the_phone(site, demo_pki, tmp_path):
         assert b"SignatureTimeStamp" in result.Signature
 
 
+@on_both_databases
 def test_pdf_batch_signed_on_the_phone_with_the_idnp_typed(site, demo_pki):
     request_id = post(site, "Pdf", count=2, signer=None)
     browser = Browser(site)
@@ -316,6 +338,7 @@ def test_pdf_batch_signed_on_the_phone_with_the_idnp_typed(site, demo_pki):
         assert result.Signature.startswith(minimal_pdf(f"Page {i}"))
 
 
+@on_both_databases
 def test_refused_on_the_phone(site):
     request_id = post(site, count=2)
     browser = Browser(site)
@@ -331,6 +354,7 @@ def test_refused_on_the_phone(site):
     assert phone(site).pending() == []
 
 
+@on_both_databases
 def test_unanswered_until_the_mssp_gives_up(site):
     request_id = post(site)
     browser = Browser(site)
@@ -429,6 +453,7 @@ def test_phone_number_forms(site, number):
     browser.cancel(request_id)
 
 
+@on_both_databases
 def test_cancel_while_waiting_for_the_phone(site):
     request_id = post(site)
     browser = Browser(site)
@@ -488,6 +513,7 @@ def test_a_finished_request_has_no_progress_page(site):
     assert browser.poll(request_id).url.endswith(f"/{request_id}/sign?lang=en")
 
 
+@on_both_databases
 def test_concurrent_polls_send_each_content_once(site):
     request_id = post(site, count=2)
     browser = Browser(site)
@@ -518,6 +544,49 @@ def test_concurrent_polls_send_each_content_once(site):
     assert site.status(request_id).Status == "Success"
 
 
+@on_both_databases
+def test_concurrent_starts_send_once(site, monkeypatch):
+    """A double submit reaching four workers at the same moment starts the
+    signing once: the others find it being started."""
+    request_id = post(site)
+    Browser(site).enter(request_id, MSISDN=ION.msisdn)
+    profile = site.mobile.client.profile
+    profiled: list[str] = []
+    others_done = threading.Semaphore(0)
+
+    def held_profile(msisdn: str, idnp: str | None) -> Any:
+        # the start that claimed waits here until the three others have returned
+        profiled.append(msisdn)
+        for _ in range(3):
+            others_done.acquire(timeout=60)
+        return profile(msisdn, idnp)
+
+    monkeypatch.setattr(site.mobile.client, "profile", held_profile)
+    barrier = threading.Barrier(4)
+    errors: list[BaseException] = []
+
+    def start() -> None:
+        barrier.wait()
+        try:
+            site.mobile.start(request_id, ION.msisdn, None)
+        except BaseException as e:  # noqa: BLE001 -- reported below
+            errors.append(e)
+        finally:
+            others_done.release()
+
+    threads = [threading.Thread(target=start) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == [] and len(profiled) == 1
+    assert len(phone(site).pending()) == 1
+    phone(site).answer("approve", ION.sim_pin)
+    site.mobile.poll(request_id)
+    assert site.status(request_id).Status == "Success"
+
+
+@on_both_databases
 def test_a_new_start_replaces_the_last(site):
     request_id = post(site, signer=None, content_type="Pdf")
     browser = Browser(site)

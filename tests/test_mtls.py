@@ -209,3 +209,53 @@ def _session(verify: str) -> requests.Session:
     session.trust_env = False  # REQUESTS_CA_BUNDLE would win over session.verify
     session.verify = verify
     return session
+
+
+@pytest.fixture(scope="module")
+def gunicorn(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Production]:
+    """gunicorn doing mutual TLS itself, serving ``msign_soap.wsgi:application``."""
+    work = tmp_path_factory.mktemp("gunicorn")
+    data = work / "data"
+    seed_demo_pki(data)
+    server_ca = issue(work, "Server CA", ca=True)
+    server = issue(work, "Server", server_ca, ip="127.0.0.1", usage=ExtendedKeyUsageOID.SERVER_AUTH)
+    client_ca = issue(work, "Client CA", ca=True)
+    consumers = {
+        name: issue(work, name, client_ca, usage=ExtendedKeyUsageOID.CLIENT_AUTH) for name in ("alpha", "beta")
+    }
+    assert (
+        main(["consumer", "add", "--name", "alpha", "--cert", str(consumers["alpha"].pem), "--data-dir", str(data)])
+        == 0
+    )
+    command = [
+        sys.executable, "-m", "gunicorn", "--workers", "2", "--bind", "127.0.0.1:0",
+        "--certfile", str(server.pem), "--keyfile", str(server.key_pem),
+        "--ca-certs", str(client_ca.pem), "--cert-reqs", "1",
+        "msign_soap.wsgi:application",
+    ]  # fmt: skip
+    environment = {**os.environ, "MSIGN_DATA_DIR": str(data), "MSIGN_DEMO_MODE": "false"}
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=environment)
+    try:
+        assert process.stderr is not None
+        port = None
+        while port is None:
+            line = process.stderr.readline()
+            assert line, "gunicorn stopped"
+            found = re.search(r"Listening at: https?://127\.0\.0\.1:(\d+)", line)
+            port = found.group(1) if found else None
+        soap = f"https://127.0.0.1:{port}/MSign.svc"
+        yield Production(soap.removesuffix("/MSign.svc"), soap, server_ca, consumers)
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+        if process.stderr is not None:
+            process.stderr.close()
+
+
+def test_gunicorn_hands_the_client_certificate_to_the_service(gunicorn: Production) -> None:
+    answer = gunicorn.call("PostSignRequest", POST, "alpha")
+    assert answer.status_code == 200, answer.text[:300]
+    for who, serial in ((None, "(no client certificate)"), ("beta", "beta")):
+        expected = format(gunicorn.consumers[serial].certificate.serial_number, "X") if who else serial
+        code, reason = fault(gunicorn.call("PostSignRequest", POST, who))
+        assert code == "AuthenticationFailed" and reason.endswith(f": {expected}")

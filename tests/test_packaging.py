@@ -22,6 +22,7 @@ def test_wheel_ships_the_contract_templates_and_catalogs(tmp_path):
     names = set(zipfile.ZipFile(wheel).namelist())
     assert "msign_soap/_wsdl/MSign.wsdl" in names
     assert "msign_soap/_templates/base.html" in names
+    assert {"msign_demo_eservice/__init__.py", "msign_demo_eservice/templates/request.html"} <= names
     assert {
         "msign_soap/i18n/locale/ro/LC_MESSAGES/messages.po",
         "msign_soap/i18n/locale/ru/LC_MESSAGES/messages.po",
@@ -105,3 +106,55 @@ def test_runtime_imports_are_declared_dependencies():
     assert not missing, f"imported but not declared in setup.cfg: {missing}"
     # Imported indirectly: pyhanko_certvalidator.fetchers.requests_fetchers needs requests.
     assert "requests" in required
+
+
+def _top_level_imports(package: Path) -> set[str]:
+    """Top-level names of every module the package's files import (absolute imports)."""
+    import ast
+
+    names: set[str] = set()
+    for path in package.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Import):
+                names |= {alias.name.split(".")[0] for alias in node.names}
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                names.add(node.module.split(".")[0])
+    return names
+
+
+def test_the_demo_e_service_and_the_service_import_nothing_of_each_other():
+    """The demo e-service reaches the service only over HTTP: it imports
+    nothing of ``msign_soap`` (nor of the MSSP simulator), ``msign_soap``
+    names it only to load it by name, and it needs nothing undeclared."""
+    import ast
+    import configparser
+
+    demo, service = _top_level_imports(ROOT / "msign_demo_eservice"), _top_level_imports(ROOT / "msign_soap")
+    assert not demo & {"msign_soap", "msign_mssp_sim"}
+    assert "msign_demo_eservice" not in service
+    assert demo - set(sys.stdlib_module_names) <= {
+        "asn1crypto",
+        "cryptography",
+        "jinja2",
+        "lxml",
+        "requests",
+        "werkzeug",
+        "zeep",
+    }
+    by_name = {
+        path.relative_to(ROOT).as_posix()
+        for path in (ROOT / "msign_soap").rglob("*.py")
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8")))
+        if isinstance(node, ast.Constant) and node.value == "msign_demo_eservice"
+    }
+    assert by_name <= {"msign_soap/app.py", "msign_soap/cli.py"}, by_name
+
+    parser = configparser.ConfigParser()
+    parser.read(ROOT / "setup.cfg")
+    assert "msign_demo_eservice" in parser["options"]["packages"].split()
+    assert "templates/*.html" in parser["options.package_data"]["msign_demo_eservice"]
+    required = {
+        line.split("#")[0].split(">")[0].split("<")[0].strip()
+        for line in parser["options"]["install_requires"].splitlines()
+    }
+    assert {"zeep", "requests", "lxml", "asn1crypto", "cryptography", "jinja2", "werkzeug"} <= required

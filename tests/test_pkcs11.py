@@ -144,10 +144,17 @@ def test_device_errors_cost_no_pin_attempts(service, securesign, monkeypatch):
     assert status(service, request_id).status == SignStatus.SUCCESS
 
 
-def test_the_service_counts_wrong_pins_at_a_token(tmp_path, clock, softhsm):
+@pytest.mark.postgresql
+def test_the_service_counts_wrong_pins_at_a_token(tmp_path, clock, softhsm, database_url):
     """SoftHSM2 never locks a token: the service's own counter does, and lets go after pin_lockout."""
     service = make_service(
-        tmp_path, clock, pkcs11_module=softhsm, pkcs11_providers="securesign", pin_attempts=3, pin_lockout=60
+        tmp_path,
+        clock,
+        pkcs11_module=softhsm,
+        pkcs11_providers="securesign",
+        pin_attempts=3,
+        pin_lockout=60,
+        database_url=database_url,
     )
     try:
         securesign = service.instruments["securesign"]

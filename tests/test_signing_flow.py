@@ -119,6 +119,7 @@ def pyhanko_status(pdf: bytes, service: Any) -> Any:
 
 
 @needs_xmlsec1
+@pytest.mark.postgresql
 def test_hash_request_signed_end_to_end(service, client, tmp_path):
     request_id = client.PostSignRequest(
         request={
@@ -148,6 +149,7 @@ def test_hash_request_signed_end_to_end(service, client, tmp_path):
     assert xmlsec1_verify(result.Signature, tmp_path, root, b"another document", "urn:msign:content:c-17").returncode
 
 
+@pytest.mark.postgresql
 def test_pdf_request_signed_end_to_end(service, client):
     request_id = client.PostSignRequest(
         request={
@@ -170,6 +172,7 @@ def test_pdf_request_signed_end_to_end(service, client):
 
 
 @needs_xmlsec1
+@pytest.mark.postgresql
 def test_hash_batch(service, tmp_path):
     documents = [b"first", b"second", b"third"]
     contents = [
@@ -188,6 +191,7 @@ def test_hash_batch(service, tmp_path):
         assert verified.returncode == 0, verified.stderr
 
 
+@pytest.mark.postgresql
 def test_pdf_batch(service):
     request_id = post(service, "Pdf", [SignContentInput(minimal_pdf(f"Page {i}"), f"p{i}") for i in range(3)])
     who = person(service, ANDREI)
@@ -199,6 +203,7 @@ def test_pdf_batch(service):
         assert pyhanko_status(result.signature, service).bottom_line
 
 
+@pytest.mark.postgresql
 def test_pdf_without_expected_signer_records_the_signer(service):
     request_id = post(service, "Pdf", [SignContentInput(minimal_pdf())])
     sign(service, request_id, VASILE)
@@ -246,6 +251,7 @@ def test_ecdsa_signer(service, tmp_path, encode):
 
 
 @pytest.mark.parametrize("padding", [0, 3 * 1024 * 1024], ids=["small", "over-a-blob-chunk"])
+@pytest.mark.postgresql
 def test_pdf_draft_keeps_only_the_update_and_the_result_its_own_row(service, padding):
     document = minimal_pdf(padding=padding)
     request_id = post(service, "Pdf", [SignContentInput(document, "p")], signer=ExpectedSigner(ION))
@@ -279,6 +285,7 @@ def test_prepared_pdf_not_beginning_with_the_document_is_refused(service, monkey
     assert draft_count(service, request_id) == 0
 
 
+@pytest.mark.postgresql
 def test_finish_refuses_a_pdf_whose_document_was_deleted_meanwhile(service):
     request_id = post(service, "Pdf", [SignContentInput(minimal_pdf())], signer=ExpectedSigner(ION))
     ion = person(service, ION)
@@ -297,6 +304,7 @@ def test_chain_is_taken_from_the_trust_store_when_not_offered(service):
     assert status(service, request_id).status is SignStatus.SUCCESS
 
 
+@pytest.mark.postgresql
 def test_preparing_again_replaces_the_drafts(service):
     request_id = post(service, "Pdf", [SignContentInput(minimal_pdf())])
     ion, andrei = person(service, ION), person(service, ANDREI)
@@ -307,6 +315,34 @@ def test_preparing_again_replaces_the_drafts(service):
     assert status(service, request_id).results[0].certificate == andrei.certificate_der
 
 
+@pytest.mark.postgresql
+def test_concurrent_prepares_leave_one_preparation(service):
+    """A double submit reaching two workers at once: each preparation replaces the last, none fails."""
+    request_id = post(service, "Pdf", [SignContentInput(minimal_pdf("One")), SignContentInput(minimal_pdf("Two"))])
+    ion = person(service, ION)
+    barrier = threading.Barrier(4)
+    prepared: list[Any] = []
+    errors: list[BaseException] = []
+
+    def prepare() -> None:
+        barrier.wait()
+        try:
+            prepared.append(service.signing.prepare(request_id, ion.certificate_der, ion.chain_der))
+        except BaseException as e:  # noqa: BLE001 -- reported below
+            errors.append(e)
+
+    threads = [threading.Thread(target=prepare) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == [] and len(prepared) == 4
+    assert draft_count(service, request_id) == 2
+    items = service.signing.prepare(request_id, ion.certificate_der, ion.chain_der)
+    service.signing.finish(request_id, [sign_item(ion.private_key, i) for i in items])
+    assert status(service, request_id).status is SignStatus.SUCCESS
+
+
 def test_organization_signer(service):
     signer = ExpectedSigner(VASILE, "Organization", VASILE_IDNO)
     request_id = post(service, signer=signer)
@@ -314,6 +350,7 @@ def test_organization_signer(service):
     assert status(service, request_id).status is SignStatus.SUCCESS
 
 
+@pytest.mark.postgresql
 def test_delegation_present(service):
     service.signing.delegations.add(ION, MARIA)
     request_id = post(service, signer=ExpectedSigner(MARIA, "Person", ION))
@@ -508,6 +545,7 @@ class FlakyTsa:
         return self.inner.timestamp(message_imprint, hash_algorithm)
 
 
+@pytest.mark.postgresql
 def test_failure_half_way_writes_nothing(service):
     request_id = post(service, contents=[SignContentInput(hashlib.sha1(b"%d" % i).digest(), f"c{i}") for i in range(3)])
     ion = person(service, ION)
@@ -552,6 +590,7 @@ def test_not_configured(service):
 # -- closed requests, expiry and races -----------------------------------------
 
 
+@pytest.mark.postgresql
 def test_finish_after_expiry_stays_expired(service, client, clock):
     request_id = post(service)
     ion = person(service, ION)
@@ -565,6 +604,7 @@ def test_finish_after_expiry_stays_expired(service, client, clock):
     assert all(r.Signature is None for r in response.Results.SignResult)
 
 
+@pytest.mark.postgresql
 def test_prepare_after_expiry_or_end(service, clock):
     ion = person(service, ION)
     done = post(service)
@@ -578,8 +618,9 @@ def test_prepare_after_expiry_or_end(service, clock):
         service.signing.prepare(late, ion.certificate_der, ion.chain_der)
 
 
-def test_concurrent_finish_from_threads(tmp_path):
-    svc = make_service(tmp_path, FrozenClock())
+@pytest.mark.postgresql
+def test_concurrent_finish_from_threads(tmp_path, database_url):
+    svc = make_service(tmp_path, FrozenClock(), database_url=database_url)
     try:
         request_id = post(svc, contents=[SignContentInput(hashlib.sha1(b"%d" % i).digest()) for i in range(2)])
         ion = person(svc, ION)
@@ -636,12 +677,13 @@ def race_finish_against_expiry(svc: Any, other: Any) -> tuple[bool, int, SignSta
     return finished[0], expired[0], status(svc, request_id).status
 
 
-def test_finish_racing_expiry(tmp_path):
+@pytest.mark.postgresql
+def test_finish_racing_expiry(tmp_path, database_url):
     """One worker finishes just before the deadline, another expires requests just after it."""
     clock = FrozenClock()
-    svc = make_service(tmp_path, clock)
+    svc = make_service(tmp_path, clock, database_url=database_url)
     late_clock = FrozenClock(clock.now + timedelta(seconds=svc.config.request_lifetime + 1))
-    other = make_service(tmp_path, late_clock)  # the same database
+    other = make_service(tmp_path, late_clock, database_url=database_url)  # the same database
     try:
         for _ in range(5):
             finished, expired, final = race_finish_against_expiry(svc, other)
@@ -662,9 +704,10 @@ FINISH_SCRIPT = textwrap.dedent(
     from msign_soap.config import load_config
     from msign_soap.errors import RequestClosed
 
-    data_dir, request_id, now, values_file = sys.argv[1:5]
+    data_dir, database_url, request_id, now, values_file = sys.argv[1:6]
     moment = datetime.fromisoformat(now)
-    service = create_app(load_config(environ={}, data_dir=Path(data_dir)), lambda: moment)
+    config = load_config(environ={}, data_dir=Path(data_dir), database_url=database_url)
+    service = create_app(config, lambda: moment)
     values = [bytes.fromhex(line) for line in Path(values_file).read_text().split()]
     print("ready", flush=True)
     sys.stdin.readline()  # wait for the go
@@ -684,6 +727,7 @@ def start_finisher(tmp_path: Path, service: Any, request_id: str, values: list[b
     (tmp_path / "finish.py").write_text(FINISH_SCRIPT)
     args = [
         str(service.config.data_dir),
+        service.config.database,
         request_id,
         service.requests.clock().isoformat(),
         str(tmp_path / "values.txt"),
@@ -706,6 +750,7 @@ def go(process: subprocess.Popen) -> str:
     return output.strip()
 
 
+@pytest.mark.postgresql
 def test_prepare_here_finish_in_another_process(service, client, tmp_path):
     request_id = post(service, "Pdf", [SignContentInput(minimal_pdf(), "p")], signer=ExpectedSigner(ION))
     ion = person(service, ION)
@@ -717,6 +762,7 @@ def test_prepare_here_finish_in_another_process(service, client, tmp_path):
     assert pyhanko_status(response.Results.SignResult[0].Signature, service).bottom_line
 
 
+@pytest.mark.postgresql
 def test_two_processes_finish_one_request(service, tmp_path):
     request_id = post(service)
     ion = person(service, ION)
@@ -739,6 +785,7 @@ def test_two_processes_finish_one_request(service, tmp_path):
 # -- storage -------------------------------------------------------------------
 
 
+@pytest.mark.postgresql
 def test_drafts_are_deleted_with_the_documents(service, clock):
     request_id = post(service, "Pdf", [SignContentInput(minimal_pdf())])
     ion = person(service, ION)

@@ -73,6 +73,7 @@ def sessions(service: Any) -> SignSessions:
 
 
 @pytest.mark.parametrize("method", ["GET", "POST"])
+@pytest.mark.postgresql
 def test_entry_stores_the_parameters_and_redirects(service, browser, sessions, method):
     request_id = post_request(service)
     params = {
@@ -348,6 +349,7 @@ def test_language_switch(service, browser):
     assert "Sign documents" in english and '<html lang="en">' in english
 
 
+@pytest.mark.postgresql
 def test_reopening_a_pending_request_shows_the_page_again(service, browser, sessions):
     """TC_FUNCT_03."""
     request_id = post_request(service)
@@ -364,6 +366,7 @@ def test_reopening_a_pending_request_shows_the_page_again(service, browser, sess
 # -- PDF download --------------------------------------------------------------------
 
 
+@pytest.mark.postgresql
 def test_pdf_download(service, browser, clock):
     request_id = post_request(service, pdf=True)
     assert browser.get(f"/{request_id}/content/0").status_code == 404  # not before the entry
@@ -424,6 +427,7 @@ def test_token_of_another_request_is_refused(service, browser):
     assert response.status_code == 403
 
 
+@pytest.mark.postgresql
 def test_cancel_ends_the_request_and_shows_the_callback(service, browser):
     request_id = post_request(service)
     enter(browser, request_id, RelayState="rs-1", lang="en")
@@ -469,6 +473,7 @@ def test_relay_state_is_omitted_when_none_was_given(service, browser):
     assert csp(response)["form-action"] == "http://localhost:8080"
 
 
+@pytest.mark.postgresql
 def test_expired_request_shows_its_result(service, browser, clock):
     request_id = post_request(service)
     enter(browser, request_id, lang="en")
@@ -529,6 +534,7 @@ def test_soap_and_index_still_served(service, browser):
 # -- storage ---------------------------------------------------------------------------
 
 
+@pytest.mark.postgresql
 def test_sessions_are_purged_with_their_request(service, browser, clock, sessions):
     request_id = post_request(service)
     enter(browser, request_id)
@@ -606,6 +612,7 @@ def submit(browser: Client, request_id: str, instrument: str = "securesign", **f
         pytest.param("Pdf", "tax", "234567", id="pdf-tax"),
     ],
 )
+@pytest.mark.postgresql
 def test_signing_with_a_cloud_key(service, client, browser, content_type, instrument, pin):
     request_id = soap_request(client, content_type)
     assert enter(browser, request_id, RelayState="rs-7", lang="en").status_code == 303
@@ -643,6 +650,7 @@ def test_signing_with_a_cloud_key(service, client, browser, content_type, instru
         pytest.param("ru", "Неверный IDNP или PIN-код", "Осталось попыток до блокировки ключа: 4.", id="ru"),
     ],
 )
+@pytest.mark.postgresql
 def test_wrong_pin_shows_the_form_again(service, client, browser, lang, wrong, left):
     request_id = soap_request(client)
     enter(browser, request_id, lang=lang)
@@ -660,6 +668,7 @@ def test_wrong_pin_shows_the_form_again(service, client, browser, lang, wrong, l
     assert client.GetSignResponse(requestID=request_id, language="en").Status == "Success"
 
 
+@pytest.mark.postgresql
 def test_locked_key_is_explained(service, client, browser):
     request_id = soap_request(client)
     enter(browser, request_id, lang="en")

@@ -78,6 +78,8 @@ class Event(enum.StrEnum):
     CONSUMER_DISABLED = "consumer.disabled"
     #: ``ConsumerRegistry.set_enabled`` with True.
     CONSUMER_ENABLED = "consumer.enabled"
+    #: ``ConsumerRegistry.set_webhook`` (``url``, or none when removed; never the key).
+    CONSUMER_WEBHOOK = "consumer.webhook"
     #: ``PinCounter.wrong`` and ``PinCounter.reserve`` locking a key
     #: (``provider``, ``idnp``, ``until``; ``reason``: ``wrong PIN`` or ``parallel attempts``).
     PIN_LOCKOUT = "pin.lockout"

@@ -32,6 +32,7 @@ from ..errors import AuthenticationFailed, InvalidParameter
 from ..store import Store
 from .audit import AuditTrail
 from .audit_events import Event
+from .webhooks import new_webhook_key
 
 __all__ = ["ConsumerInfo", "ConsumerRegistry", "certificate_identity"]
 
@@ -55,6 +56,8 @@ class ConsumerInfo:
     return_url_prefixes: tuple[str, ...]
     #: (serial, issuer, not after) of each certificate.
     certificates: tuple[tuple[str, str, datetime], ...]
+    #: Where its completion webhook posts, if anywhere.
+    webhook_url: str | None = None
 
 
 class ConsumerRegistry:
@@ -166,6 +169,27 @@ class ConsumerRegistry:
             event = Event.CONSUMER_ENABLED if enabled else Event.CONSUMER_DISABLED
             self.audit.record(event, consumer=consumer.name)
 
+    def set_webhook(self, name: str, url: str | None, *, https_only: bool = False) -> str | None:
+        """Register (or, with ``None``, remove) a consumer's completion webhook;
+        the new HMAC key, to give the e-service once (:mod:`.webhooks`).
+
+        :param https_only: refuse http URLs (production).
+        :raises InvalidParameter: unknown consumer, or not an absolute http(s) URL.
+        """
+        key = None
+        if url is not None:
+            parts = urlsplit(url)
+            if parts.scheme not in (("https",) if https_only else ("http", "https")) or not parts.hostname:
+                wanted = "https" if https_only else "http(s)"
+                raise InvalidParameter("webhook URL", f"{url!r} is not an absolute {wanted} URL")
+            key = new_webhook_key()
+        m = self.store.models
+        with self.store.db.connection_context(), self.store.write():
+            consumer = self._get(name, demo=True)  # the embedded default's e-services call as "demo"
+            m.Consumer.update(webhook_url=url, webhook_key=key).where(m.Consumer.id == consumer.id).execute()
+            self.audit.record(Event.CONSUMER_WEBHOOK, consumer=consumer.name, detail={"url": url})
+        return key
+
     def list(self) -> list[ConsumerInfo]:
         """Every consumer but the demo one, by name."""
         m = self.store.models
@@ -182,15 +206,19 @@ class ConsumerRegistry:
                 tuple(_lines(c.allowed_networks)),
                 tuple(_lines(c.return_url_prefixes)),
                 tuple(owned.get(c.id, ())),
+                c.webhook_url,
             )
             for c in consumers
         ]
 
     # -- helpers -----------------------------------------------------------
 
-    def _get(self, name: str) -> Any:
+    def _get(self, name: str, *, demo: bool = False) -> Any:
         m = self.store.models
-        consumer = m.Consumer.get_or_none((m.Consumer.name == name) & (m.Consumer.is_demo == False))  # noqa: E712
+        where = m.Consumer.name == name
+        if not demo:
+            where &= m.Consumer.is_demo == False  # noqa: E712
+        consumer = m.Consumer.get_or_none(where)
         if consumer is None:
             raise InvalidParameter("name", f"no consumer {name!r} is registered")
         return consumer

@@ -23,14 +23,17 @@ import peewee as pw
 from ..config import Config
 from ..errors import AuthorizationFailed, InvalidParameter, MSignError, RequestClosed, RequestNotFound
 from ..i18n import messages, translate
+from ..observability import ServiceMetrics, current
 from ..store import Store
 from ..store.blobs import insert_with_blob
 from ..store.prepared import Prepared, PreparedInsert, slot
+from ..store.transactions import locking
 from .audit import AuditTrail
 from .audit_events import Event
 from .identifiers import new_request_id
 from .model import SignRequestInput, SignResponse, SignResultOutput, SignStatus
 from .validation import Limits, validate_sign_request
+from .webhooks import WebhookDispatcher
 
 __all__ = ["Clock", "MaintenanceReport", "RequestService", "utcnow"]
 
@@ -98,7 +101,7 @@ class RequestService:
     :param clock: returns the current naive-UTC time (tests pin it).
 
     Every change of a request's state is recorded in :attr:`audit`, in the
-    transaction that makes it.
+    transaction that makes it, and counted in :attr:`metrics`.
     """
 
     def __init__(self, store: Store, config: Config, clock: Clock = utcnow) -> None:
@@ -107,6 +110,10 @@ class RequestService:
         self.clock = clock
         #: The audit trail (the service gives it a TSA for its anchors).
         self.audit = AuditTrail(store, clock)
+        #: Queues each terminal state's completion webhook; the service sends them.
+        self.webhooks = WebhookDispatcher(store, clock)
+        #: The service's metrics (the SOAP endpoint, the pages and the signing flow count here too).
+        self.metrics = ServiceMetrics()
         self._demo_consumer: Any = None
         m = store.models
         self._select_request = Prepared(
@@ -229,7 +236,13 @@ class RequestService:
             self.audit.record(
                 Event.REQUEST_POSTED, consumer=consumer.name, request_id=request_id, address=address, detail=detail
             )
-        log.info("request %s posted by %s with %d contents", request_id, consumer.name, len(valid.contents))
+        log.info(
+            "request %s posted by %s with %d contents",
+            request_id,
+            consumer.name,
+            len(valid.contents),
+            extra={"request_id": request_id, "consumer": consumer.name},
+        )
         return request_id
 
     def get(
@@ -331,6 +344,21 @@ class RequestService:
         if closed is not None:
             raise RequestClosed(request_id, closed.value)
 
+    def expire(self, request_id: str) -> None:
+        """End a Pending request's lifetime now: it is marked Expired as the
+        maintenance pass marks an overdue one (the sandbox's ``expire`` outcome).
+
+        :raises RequestNotFound: unknown request.
+        :raises RequestClosed: the request is no longer Pending.
+        """
+        closed: SignStatus | None = None
+        with self.store.db.connection_context(), self.store.write():
+            end = min(self._load(request_id).expires_at, self.clock())  # an overdue one ended then
+            if not self._finish(request_id, SignStatus.EXPIRED, expires_at=end, finished_at=end):
+                closed = SignStatus(self._load(request_id).status)
+        if closed is not None:
+            raise RequestClosed(request_id, closed.value)
+
     def open_request(self, request_id: str) -> Any:
         """The row of a request the signing flow may still work on.
 
@@ -350,9 +378,9 @@ class RequestService:
 
     def run_maintenance(self) -> MaintenanceReport:
         """Expire overdue requests, delete old documents, purge old results."""
-        m = self.store.models
+        m, db = self.store.models, self.store.db
         now = self.clock()
-        with self.store.db.connection_context():
+        with db.connection_context():
             overdue = m.SignRequest.select(m.SignRequest.request_id, m.SignRequest.expires_at).where(
                 (m.SignRequest.status == SignStatus.PENDING.value) & (m.SignRequest.expires_at <= now)
             )
@@ -360,12 +388,13 @@ class RequestService:
                 self._finish(r.request_id, SignStatus.EXPIRED, unexpired_at=None, finished_at=r.expires_at)
                 for r in list(overdue)
             )
+            # Locking reads: another worker's pass waits, then finds the work done.
             with self.store.write():
                 stale = m.SignRequest.select(m.SignRequest.request_id).where(
                     (m.SignRequest.finished_at <= now - timedelta(seconds=self.config.document_retention))
                     & (m.SignRequest.documents_deleted == False)  # noqa: E712
                 )
-                ids = [r.request_id for r in stale]
+                ids = [r.request_id for r in locking(db, stale.order_by(m.SignRequest.request_id))]
                 if ids:
                     # drafts hold copies of the documents (prepared PDFs), and so do
                     # the local signer's results of a request that ended otherwise
@@ -377,7 +406,7 @@ class RequestService:
                 old = m.SignRequest.select(m.SignRequest.request_id).where(
                     m.SignRequest.finished_at <= now - timedelta(seconds=self.config.result_retention)
                 )
-                purge = [r.request_id for r in old]
+                purge = [r.request_id for r in locking(db, old.order_by(m.SignRequest.request_id))]
                 if purge:
                     m.SignDraft.delete().where(m.SignDraft.request.in_(purge)).execute()
                     m.SignSession.delete().where(m.SignSession.request.in_(purge)).execute()
@@ -415,8 +444,12 @@ class RequestService:
                 if status is SignStatus.FAILURE:
                     detail["reason"] = fields.get("failure_reason") or messages.FAILED
                 self.audit.record(event, request_id=request_id, detail=detail)
+                self.webhooks.enqueue(request_id, status.value)
         if changed:
-            log.info("request %s is now %s", request_id, status.value)
+            log.info("request %s is now %s", request_id, status.value, extra={"request_id": request_id})
+            # the instrument of the page step that ended it; none for expiry, cancel, the CLI
+            context = current()
+            self.metrics.sign_request_finished(status.value, context.instrument if context else None)
         return bool(changed)
 
     def _close_if_expired(self, request_id: str) -> SignStatus:

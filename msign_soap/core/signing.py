@@ -204,6 +204,10 @@ class SigningService:
                 )
             results.append((certificate, signature))
         self.requests.complete(request_id, results, unless_expired=True)
+        xades = sum(isinstance(d.draft, XadesDraft) for d in drafts)
+        for kind, count in (("xades", xades), ("pades", len(drafts) - xades)):
+            if count:
+                self.requests.metrics.signatures.inc(kind, amount=count)
 
     def sign_with_key(
         self,
@@ -216,6 +220,7 @@ class SigningService:
 
         :raises SigningError: the key does not belong to the certificate (checked
             before anything else; the request stays ``Pending``).
+
         Otherwise as :meth:`prepare` and :meth:`finish`.
         """
         try:

@@ -19,6 +19,7 @@ from ..errors import RequestNotFound, SigningError
 from ..signing import PadesDraft, XadesDraft
 from ..store import Store
 from ..store.blobs import read_blob_into
+from ..store.transactions import locking
 from .model import SignStatus
 from .signer_checks import SignerIdentity
 
@@ -104,13 +105,11 @@ class DraftStore:
         :return: ``False`` (and nothing written) when the request is no longer
             Pending or its lifetime has run out.
         """
-        m = self.store.models
-        with self.store.db.connection_context(), self.store.write():
-            row = (
-                m.SignRequest.select(m.SignRequest.status, m.SignRequest.expires_at)
-                .where(m.SignRequest.request_id == request_id)
-                .first()
-            )
+        m, db = self.store.models, self.store.db
+        with db.connection_context(), self.store.write():
+            # locked on PostgreSQL: another preparation (a double submit) waits, then replaces this one
+            query = m.SignRequest.select(m.SignRequest.status, m.SignRequest.expires_at)
+            row = locking(db, query.where(m.SignRequest.request_id == request_id)).first()
             if row is None or row.status != SignStatus.PENDING.value or row.expires_at <= now:
                 return False
             m.SignDraft.delete().where(m.SignDraft.request == request_id).execute()

@@ -25,6 +25,7 @@ __all__ = [
     "NOT_FOUND_TITLE",
     "REQUEST_FINISHED",
     "MISSING_PIN",
+    "RELAY_STATE_TOO_LONG",
     "TOO_MANY_ATTEMPTS",
     "NO_SESSION",
     "SERVER_ERROR",
@@ -48,6 +49,7 @@ NOT_FOUND = N_("There is no such signing request. It may have been removed; star
 INVALID_REQUEST_TITLE = N_("The e-service sent an invalid request")
 MISSING_RETURN_URL = N_("The e-service did not say where to return (ReturnUrl is missing).")
 INVALID_RETURN_URL = N_("The return address (ReturnUrl) is not valid or not registered for this e-service.")
+RELAY_STATE_TOO_LONG = N_("The e-service's RelayState is too long (at most 1024 characters).")
 INVALID_MSISDN = N_("The phone number (MSISDN) is not a valid Moldovan number (+373 and 8 digits).")
 NO_SESSION = N_("Open this page from the e-service that asked for your signature.")
 BAD_CSRF_TITLE = N_("The form has expired")

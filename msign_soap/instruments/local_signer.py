@@ -70,6 +70,7 @@ from ..core.model import ContentType, SignStatus
 from ..core.trust import load_certificate
 from ..errors import RequestClosed, RequestNotFound, ResultRejected, SignerRejected
 from ..i18n import messages, pages
+from ..store.transactions import locking
 from ..verification.dss import PDF_DAMAGE
 from ..verification.pades import verify_pdf
 from ..verification.report import DocumentReport, SignatureReport, Verdict
@@ -270,12 +271,12 @@ class LocalSigner(LocalSignerInstrument):
         return request, content
 
     def _keep(self, request_id: str, position: int, certificate: bytes, document: bytes) -> None:
-        m = self.requests.store.models
-        with self.requests.store.db.connection_context():
+        m, db = self.requests.store.models, self.requests.store.db
+        with db.connection_context():
             with self.requests.store.write():
-                status = (
-                    m.SignRequest.select(m.SignRequest.status).where(m.SignRequest.request_id == request_id).scalar()
-                )
+                # locked on PostgreSQL: the same result sent again at once waits, then replaces this one
+                query = m.SignRequest.select(m.SignRequest.status).where(m.SignRequest.request_id == request_id)
+                status = locking(db, query).scalar()
                 if status != SignStatus.PENDING.value:
                     raise RequestClosed(request_id, str(status))
                 # a result sent again (the page retried) replaces the earlier one

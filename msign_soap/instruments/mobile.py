@@ -47,12 +47,13 @@ import unicodedata
 from datetime import timedelta
 from typing import Any
 
-from peewee import fn
+from peewee import IntegrityError, fn
 
 from ..core import SigningService, SignStatus, signer_identity
 from ..core.trust import load_certificate
 from ..errors import MSignError, MsspError, RequestClosed, SignerRejected, SigningRefused
 from ..i18n import messages
+from ..store.transactions import locking
 from .api import MobileInstrument, MobileProgress
 from .mssp import EXPIRED, OUTSTANDING, PIN_BLOCKED, SIGNATURE, USER_CANCEL, MsspClient
 
@@ -163,16 +164,22 @@ class MobileSignature(MobileInstrument):
             "started_at": now,
             "notice": None,
         }
-        with self.store.db.connection_context(), self.store.write():
-            row = S.get_or_none(S.request == request_id)
-            if row is not None and row.busy_until is not None and row.busy_until > now:
+        db = self.store.db
+        with db.connection_context():
+            try:
+                with self.store.write():
+                    # locked on PostgreSQL: a start at the same moment reads this one's lease
+                    row = locking(db, S.select().where(S.request == request_id)).first()
+                    if row is not None and row.busy_until is not None and row.busy_until > now:
+                        return False
+                    # a new start replaces the last one: its transactions are forgotten
+                    T.delete().where(T.request == request_id).execute()
+                    if row is None:
+                        S.insert(request=request_id, **fields).execute()
+                    else:
+                        S.update(**fields).where(S.request == request_id).execute()
+            except IntegrityError:  # the first start, made at the same moment by another worker
                 return False
-            # a new start replaces the last one: its transactions are forgotten
-            T.delete().where(T.request == request_id).execute()
-            if row is None:
-                S.insert(request=request_id, **fields).execute()
-            else:
-                S.update(**fields).where(S.request == request_id).execute()
         return True
 
     def _release(self, request_id: str) -> None:

@@ -23,6 +23,7 @@ from ..core.audit_events import Event
 from ..errors import ConfigurationError, KeyLocked, PinRejected, WrongPin
 from ..i18n import messages
 from ..store import Store
+from ..store.transactions import locking
 
 __all__ = ["PinCounter"]
 
@@ -96,8 +97,10 @@ class PinCounter:
         (:class:`KeyLocked` if this one locked the key, else :class:`WrongPin`)."""
         model = self.model
         until: datetime | None = None
-        with self.store.db.connection_context(), self.store.write():
-            row = model.get_or_none(model.id == row_id)
+        db = self.store.db
+        with db.connection_context(), self.store.write():
+            # locked on PostgreSQL: a wrong PIN checked at the same moment reads this one's count
+            row = locking(db, model.select().where(model.id == row_id)).first()
             failed = row.failed_attempts if row is not None else self.max_attempts
             if failed >= self.max_attempts:
                 until = self.clock() + self.lockout

@@ -7,7 +7,10 @@ formats are documented in ``msign_mssp_sim.cards``:
 
 - ``sims.json``: per SIM card its MSISDN, certificate and issuers (base64
   DER), and its private key as PKCS #8 PEM encrypted under the SIM PIN
-  (:attr:`~msign_soap.pki.demo.DemoPerson.sim_pin`);
+  (:attr:`~msign_soap.pki.demo.DemoPerson.sim_pin`); with the sandbox, also
+  the phones of its fixed-outcome people (:mod:`.sandbox`), which answer by
+  themselves (``auto``: ``approve`` with the ``pin`` they type, ``refuse``,
+  ``silent``);
 - ``access-points.json``: AP_ID → AP_PWD.
 
 Both are written atomically (a temporary file renamed into place), so that
@@ -29,7 +32,9 @@ from typing import Any
 from cryptography.hazmat.primitives import serialization
 
 from ..errors import ConfigurationError
+from .certificates import Identity
 from .demo import DEMO_PEOPLE, DemoPki
+from .sandbox import SANDBOX_PEOPLE, sandbox_identity
 
 __all__ = ["ACCESS_POINTS_FILE", "SIMS_FILE", "register_access_point", "write_demo_sims"]
 
@@ -78,26 +83,41 @@ def _write(path: Path, data: Any, *, exclusive: bool = False) -> bool:
         raise ConfigurationError(f"cannot write {path}: {e.strerror}") from e
 
 
-def write_demo_sims(pki: DemoPki, directory: Path) -> bool:
+def write_demo_sims(pki: DemoPki, directory: Path, *, sandbox: bool = False) -> bool:
     """Write the SIM cards of ``pki``'s demo people into ``directory/sims.json``
     unless it already holds them; True when written.
 
+    :param sandbox: add the phones of the sandbox's fixed-outcome people,
+        which answer by themselves (their ``auto`` member).
     :raises ConfigurationError: the file cannot be written.
     """
     path = directory / SIMS_FILE
     pins = {p.msisdn: p.sim_pin for p in DEMO_PEOPLE}
-    wanted = [(msisdn, _b64(sim.certificate_der)) for msisdn, sim in sorted(pki.sims.items())]
+    cards: list[tuple[str, Identity, str, dict[str, str]]] = [
+        (msisdn, sim, pins[msisdn], {}) for msisdn, sim in sorted(pki.sims.items())
+    ]
+    for person in SANDBOX_PEOPLE if sandbox else ():
+        if person.msisdn and person.sim_pin and person.autopilot:
+            auto = {"auto": person.autopilot}
+            if person.autopilot == "approve":
+                auto["pin"] = person.sim_pin  # the phone types it itself
+            cards.append((person.msisdn, sandbox_identity(pki, person), person.sim_pin, auto))
+    wanted = [(msisdn, _b64(sim.certificate_der), auto.get("auto")) for msisdn, sim, _, auto in cards]
     current = _read(path)
     if isinstance(current, dict) and current.get("format") == _FORMAT:
-        held = [(s.get("msisdn"), s.get("certificate")) for s in current.get("sims", ()) if isinstance(s, dict)]
+        held = [
+            (s.get("msisdn"), s.get("certificate"), s.get("auto"))
+            for s in current.get("sims", ())
+            if isinstance(s, dict)
+        ]
         if held == wanted:
             return False
     sims = []
-    for msisdn, sim in sorted(pki.sims.items()):
+    for msisdn, sim, pin, auto in cards:
         key = sim.private_key.private_bytes(
             serialization.Encoding.PEM,
             serialization.PrivateFormat.PKCS8,
-            serialization.BestAvailableEncryption(pins[msisdn].encode()),
+            serialization.BestAvailableEncryption(pin.encode()),
         )
         sims.append(
             {
@@ -105,6 +125,7 @@ def write_demo_sims(pki: DemoPki, directory: Path) -> bool:
                 "certificate": _b64(sim.certificate_der),
                 "chain": [_b64(c) for c in sim.chain_der],
                 "key": key.decode("ascii"),
+                **auto,
             }
         )
     _write(path, {"format": _FORMAT, "sims": sims})

@@ -36,6 +36,7 @@ import hashlib
 import io
 import threading
 import unicodedata
+import zlib
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any, Protocol
@@ -98,6 +99,7 @@ _MALFORMED = (
     AssertionError,
     RecursionError,
     UnicodeError,
+    zlib.error,  # a stream that is not what its /Filter says
 )
 
 

@@ -8,6 +8,7 @@ short help page, as WCF does; ``POST`` is SOAP 1.1 (:mod:`.protocol`).
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable, Iterable
 from importlib import resources
 from typing import Any
@@ -20,8 +21,10 @@ from ..core import RequestService
 from ..core.consumers import ConsumerRegistry
 from ..core.ratelimit import RateLimiter
 from ..errors import MSignError, RateLimited
+from ..observability import CallContext as LogContext
+from ..observability import annotate, bind, reset
 from ..verification.trust import Trust
-from .faults import INTERNAL_ERROR, ThrottledFault, fault_for
+from .faults import INTERNAL_ERROR, ContractFault, ServerFault, ThrottledFault, fault_for
 from .protocol import WcfSoap11, fault_envelope
 from .service import MSignService
 from .wsdl import with_address
@@ -31,6 +34,7 @@ __all__ = ["MSignApplication", "contract_schema", "create_soap_app", "published_
 log = logging.getLogger(__name__)
 
 _SOAP_CONTENT_TYPE = "text/xml; charset=utf-8"
+_CLOSE = [("Connection", "close")]
 
 
 def published_wsdl() -> bytes:
@@ -107,6 +111,7 @@ class MSignApplication(Application):
             consumer = self.requests.demo_consumer()
         else:
             consumer = self.consumers.authenticate(certificate, client_address(environ))
+        annotate(consumer=consumer.name)
         if self.by_consumer is not None and (wait := self.by_consumer.take(str(consumer.id))):
             raise RateLimited(wait)
         return consumer
@@ -128,6 +133,7 @@ class MSignApplication(Application):
             descriptor, arguments = self.soap.read(
                 message, environ.get("CONTENT_TYPE") or "", environ.get("HTTP_SOAPACTION") or ""
             )
+            annotate(operation=descriptor.name)
             result = self.call_wrapper(CallContext(self, environ, descriptor, arguments))
         except Fault as fault:
             return fault, self.soap.write_fault(fault)
@@ -148,6 +154,7 @@ def create_soap_app(
     soap = MSignApplication(requests, consumers, contract_schema(wsdl), trust)
     rate = config.soap_address_rate_limit
     by_address = RateLimiter(rate, max(1, int(2 * rate))) if rate else None
+    metrics = requests.metrics
 
     def app(environ: dict, start_response: Callable) -> Iterable[bytes]:
         method = environ.get("REQUEST_METHOD", "GET").upper()
@@ -164,13 +171,31 @@ def create_soap_app(
         if method != "POST":
             start_response("405 Method Not Allowed", [("Allow", "GET, HEAD, POST"), ("Content-Length", "0")])
             return []
+        # the call's RequestID and consumer for the logs, its outcome for the metrics
+        call = LogContext()
+        token = bind(call)
+        started = time.perf_counter()
+        status = "Server"  # should anything escape
+        try:
+            status, answer = post(environ, start_response)
+            return answer
+        finally:
+            reset(token)
+            metrics.soap_call(call.operation, call.consumer, status, time.perf_counter() - started)
+
+    def post(environ: dict, start_response: Callable) -> tuple[str, list[bytes]]:
+        """The metrics' status of a SOAP call (:func:`_status`), and the answer."""
         if by_address is not None and (wait := by_address.take(client_address(environ))):
             reason = RateLimited(wait).reason
-            return _fault(start_response, "Server", reason, [("Retry-After", str(wait))], "503 Service Unavailable")
-        request_body = _read_body(environ, config.max_body_bytes)
+            headers = [("Retry-After", str(wait))]
+            return "RateLimited", _fault(start_response, "Server", reason, headers, "503 Service Unavailable")
+        try:
+            request_body = _read_body(environ, config.max_body_bytes)
+        except ValueError:
+            return "Client", _fault(start_response, "Client", "The Content-Length header is not a whole number", _CLOSE)
         if request_body is None:
             reason = f"The request body is larger than the limit of {config.max_body_bytes} bytes"
-            return _fault(start_response, "Client", reason, [("Connection", "close")])
+            return "Client", _fault(start_response, "Client", reason, _CLOSE)
         return _answer(soap, environ, request_body, start_response)
 
     return app
@@ -181,18 +206,18 @@ def _read_body(environ: dict, limit: int) -> bytes | None:
 
     Reads chunked bodies (no Content-Length) too, never more than ``limit + 1``
     bytes; a declared length over the limit is refused without reading.
+
+    :raises ValueError: the Content-Length is not a whole number.
     """
     stream = environ["wsgi.input"]
     declared = environ.get("CONTENT_LENGTH")
     if declared:
-        try:
-            length = int(declared)
-        except ValueError:
-            length = -1
+        if not declared.strip().isdigit():
+            raise ValueError(declared)  # reading to the end would wait for the client to close
+        length = int(declared)
         if length > limit:
             return None
-        if length >= 0:
-            return stream.read(length)
+        return stream.read(length)
     parts: list[bytes] = []
     size = 0
     while size <= limit:
@@ -216,19 +241,41 @@ def _fault(
     return [body]
 
 
-def _answer(soap: MSignApplication, environ: dict, message: bytes, start_response: Callable) -> list[bytes]:
-    """Answer a SOAP request; should anything unexpected escape, a SOAP fault, not an HTML page."""
+def _answer(soap: MSignApplication, environ: dict, message: bytes, start_response: Callable) -> tuple[str, list[bytes]]:
+    """Answer a SOAP request; should anything unexpected escape, a SOAP fault, not an HTML page.
+
+    :return: the call's status for the metrics (:func:`_status`), and the answer.
+    """
     try:
         fault, answer = soap.respond(environ, message)
     except Exception:
         log.exception("unexpected error in the SOAP stack")
-        return _fault(start_response, "Server", INTERNAL_ERROR)
+        return "Server", _fault(start_response, "Server", INTERNAL_ERROR)
     headers = [("Content-Type", _SOAP_CONTENT_TYPE), ("Content-Length", str(len(answer)))]
     if isinstance(fault, ThrottledFault):
         start_response("503 Service Unavailable", [*headers, ("Retry-After", str(fault.retry_after))])
     else:
         start_response("200 OK" if fault is None else "500 Internal Server Error", headers)
-    return [answer]
+    return _status(fault), [answer]
+
+
+#: The SOAP 1.1 fault codes a status may be (anything else counts as ``Server``).
+_SOAP_CODES = frozenset(("Client", "Server", "MustUnderstand", "VersionMismatch"))
+
+
+def _status(fault: Fault | None) -> str:
+    """A call's ``status`` label: ``ok``, the contract's fault code, ``RateLimited``,
+    ``NotAvailable``, or the SOAP fault code."""
+    if fault is None:
+        return "ok"
+    if isinstance(fault, ThrottledFault):
+        return "RateLimited"
+    if isinstance(fault, ContractFault):
+        return str(fault.faultcode)
+    if isinstance(fault, ServerFault):
+        return "NotAvailable"
+    code = str(fault.faultcode).split(".", 1)[0]
+    return code if code in _SOAP_CODES else "Server"
 
 
 def _own_url(environ: dict) -> str:

@@ -20,6 +20,7 @@ always was.
 
 from __future__ import annotations
 
+import io
 import logging
 import re
 import threading
@@ -32,6 +33,7 @@ from spyne.protocol.soap.mime import collapse_swa
 from werkzeug.http import parse_options_header
 
 from ..constants import ADDRESSING_NAMESPACES, NS_SOAP_ENV, TNS, action_for
+from ..verification.xmldsig import syntax_message
 from .faults import INTERNAL_ERROR, ContractFault, wire_code
 from .wcf import XSI_DECLARATION, UndecodableValue, is_complex, members, read_members, write_value
 
@@ -49,7 +51,12 @@ _HEADER = f"{{{NS_SOAP_ENV}}}Header"
 _BODY = f"{{{NS_SOAP_ENV}}}Body"
 _FAULT = f"{{{NS_SOAP_ENV}}}Fault"
 _XML_LANG = "{http://www.w3.org/XML/1998/namespace}lang"
-_NS_IN_MESSAGE = re.compile(r"\{[^}]*\}")
+# a namespace in Clark notation, not libxml2's set of allowed values ({'Hash', 'Pdf'})
+_NS_IN_MESSAGE = re.compile(r"\{[^}'\s,]*\}")
+#: Namespace declarations a message may make: WCF and zeep use a handful;
+#: schema validation costs time quadratic in those in scope.
+MAX_NAMESPACES = 256
+
 _PREFIX = "s"
 #: An answer's envelope around the operation's response element, as lxml wrote it.
 _ANSWER_START = f'<{_PREFIX}:Envelope xmlns:{_PREFIX}="{NS_SOAP_ENV}"><{_PREFIX}:Body>'
@@ -69,6 +76,22 @@ _PARSER_OPTIONS: dict[str, Any] = {
     "remove_pis": True,
     "strip_cdata": True,
 }
+
+
+def _namespace_declarations(message: bytes) -> int:
+    """How many namespace declarations ``message`` makes (up to one more than
+    :data:`MAX_NAMESPACES`); for a message whose bytes hold that many
+    ``xmlns`` — a base64 PDF may, by chance."""
+    count = 0
+    events = etree.iterparse(io.BytesIO(message), events=("start-ns",), **_PARSER_OPTIONS)
+    try:
+        for _event in events:
+            count += 1
+            if count > MAX_NAMESPACES:
+                break
+    except etree.XMLSyntaxError:
+        pass  # the parse proper says what is wrong
+    return count
 
 
 def _schema_message(error: Any) -> str:
@@ -142,10 +165,12 @@ class WcfSoap11:
             message = _unpack_attachments(message, content_type)
         # lxml finds the encoding itself (BOM, XML declaration, else UTF-8);
         # the HTTP charset is not trusted over it.
+        if message.count(b"xmlns") > MAX_NAMESPACES and _namespace_declarations(message) > MAX_NAMESPACES:
+            raise Fault("Client", f"The message declares more than {MAX_NAMESPACES} XML namespaces")
         try:
             root = etree.fromstring(message, etree.XMLParser(**_PARSER_OPTIONS))
         except etree.XMLSyntaxError as e:
-            raise Fault("Client", f"The message is not well-formed XML: {e}") from e
+            raise Fault("Client", f"The message is not well-formed XML: {syntax_message(e)}") from e
         if root.getroottree().docinfo.doctype:  # e.g. UTF-16, which the byte scan cannot see
             raise Fault("Client", _DTD_REFUSED)
         if etree.QName(root).localname == "Envelope" and etree.QName(root).namespace != NS_SOAP_ENV:

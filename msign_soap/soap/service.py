@@ -16,6 +16,7 @@ from ..core import ExpectedSigner as CoreExpectedSigner
 from ..core import SignContentInput, SignRequestInput
 from ..core.audit_events import Event
 from ..errors import NotAvailable
+from ..observability import annotate_request_id
 from ..verification.batch import VerificationItem, verify_batch
 from . import types as t
 
@@ -98,7 +99,9 @@ class MSignService(ServiceBase):
         """
         app = ctx.app
         consumer = app.authenticate(ctx, "PostSignRequest")
-        return app.requests.post(consumer, _sign_request(request), address=client_address(ctx.transport.req_env))
+        request_id = app.requests.post(consumer, _sign_request(request), address=client_address(ctx.transport.req_env))
+        annotate_request_id(request_id)
+        return request_id
 
     @rpc(
         Unicode(**_OPTIONAL),
@@ -121,6 +124,7 @@ class MSignService(ServiceBase):
         """
         app = ctx.app
         consumer = app.authenticate(ctx, "GetSignResponse")
+        annotate_request_id(requestID)
         response = app.requests.get(consumer, requestID, language, address=client_address(ctx.transport.req_env))
         # A t.SignResponse of t.SignResults as plain records: the WCF writer
         # reads attributes, and Spyne's constructors cost a fifth of this call.
@@ -179,6 +183,8 @@ class MSignService(ServiceBase):
             None if request is None else request.Language,
             max_contents=app.requests.config.max_contents,
         )
+        for outcome in outcomes:
+            app.requests.metrics.verification(request.SignedContentType, outcome.valid)
         app.requests.audit.record(
             Event.VERIFICATION_CALLED,
             consumer=consumer.name,

@@ -50,7 +50,9 @@ def read_blob_into(db: pw.Database, model: type[pw.Model], name: str, row_id: in
         value = model.select(field).where(model._meta.primary_key == row_id).scalar()  # type: ignore[attr-defined]
         if value is None or len(value) != len(target):
             return False
-        target[:] = value
+        # psycopg2 gives a memoryview of format "c", which a "B" view will not take as it is
+        with memoryview(value) as source, source.cast("B") as data:
+            target[:] = data
         return True
     try:
         source = db.connection().blobopen(model._meta.table_name, field.column_name, row_id, readonly=True)  # type: ignore[attr-defined]

@@ -39,6 +39,7 @@ class Models:
     ConsumerCertificate: Any
     AuditEvent: Any
     AuditAnchor: Any
+    WebhookDelivery: Any
 
     def all(self) -> list[Any]:
         """Every model, in creation (dependency) order."""
@@ -60,6 +61,7 @@ class Models:
             self.ConsumerCertificate,
             self.AuditEvent,
             self.AuditAnchor,
+            self.WebhookDelivery,
         ]
 
 
@@ -86,6 +88,10 @@ def define_models(database: pw.Database) -> Models:
         #: Networks (CIDR, one per line) SOAP calls may come from; empty = any
         #: address (since schema version 9).
         allowed_networks = pw.TextField(default="")
+        #: Where the completion webhook posts, and its HMAC-SHA256 key (hex)
+        #: (since schema version 11); none: no webhook.
+        webhook_url = pw.TextField(null=True)
+        webhook_key = pw.CharField(max_length=64, null=True)
 
     class SignRequest(Base):
         request_id = pw.CharField(max_length=32, primary_key=True)
@@ -355,6 +361,25 @@ def define_models(database: pw.Database) -> Models:
         token = pw.BlobField()
         anchored_at = pw.DateTimeField()
 
+    # -- since schema version 11 -----------------------------------------------
+
+    class WebhookDelivery(Base):
+        """The completion webhook of one request's terminal state, until delivered
+        or given up (:mod:`msign_soap.core.webhooks`)."""
+
+        consumer = pw.ForeignKeyField(Consumer, on_delete="CASCADE")
+        #: One delivery per request: a request reaches one terminal state.
+        request_id = pw.CharField(max_length=32, unique=True)
+        status = pw.CharField(max_length=10)
+        created_at = pw.DateTimeField()
+        attempts = pw.IntegerField(default=0)
+        #: When to try (again); none once delivered or given up.
+        next_attempt_at = pw.DateTimeField(null=True, index=True)
+        #: A worker sending it holds it until then (another takes it over after).
+        lease_until = pw.DateTimeField(null=True)
+        delivered_at = pw.DateTimeField(null=True)
+        last_error = pw.TextField(null=True)
+
     return Models(
         Consumer,
         SignRequest,
@@ -373,4 +398,5 @@ def define_models(database: pw.Database) -> Models:
         ConsumerCertificate,
         AuditEvent,
         AuditAnchor,
+        WebhookDelivery,
     )

@@ -11,6 +11,7 @@ for every signature; certvalidator picks what applies) and its time-stamps
 from __future__ import annotations
 
 import dataclasses
+import zlib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -36,7 +37,18 @@ __all__ = ["ValidationData", "certificates_in", "contexts", "read_dss"]
 # What pyHanko and asn1crypto raise on a damaged DSS.
 #: What pyHanko's lenient reader raises on a damaged PDF: its own PdfError and
 #: built-in errors (even AssertionError) from structures it did not expect.
-PDF_DAMAGE = (PdfError, ValueError, TypeError, KeyError, IndexError, AttributeError, AssertionError, RecursionError)
+PDF_DAMAGE = (
+    PdfError,
+    ValueError,
+    TypeError,
+    KeyError,
+    IndexError,
+    AttributeError,
+    AssertionError,
+    RecursionError,
+    UnicodeError,
+    zlib.error,  # a stream that is not what its /Filter says
+)
 
 
 @dataclass

@@ -66,6 +66,7 @@ from asn1crypto import cms
 from asn1crypto import x509 as asn1_x509
 from cryptography import x509
 from pyhanko.pdf_utils import generic
+from pyhanko.pdf_utils.misc import PdfError
 from pyhanko.pdf_utils.reader import PdfFileReader
 from pyhanko.sign.diff_analysis import (
     CatalogModificationRule,
@@ -463,8 +464,9 @@ def _reason(error: MSignError) -> str:
 
 
 def _describe(error: BaseException) -> str:
+    """What the PDF reader said, when it said it in PDF terms; else only that the file is damaged."""
     text = str(error).strip()
-    return f"{type(error).__name__}: {text}" if text else type(error).__name__
+    return text if isinstance(error, PdfError) and text else "its structure is damaged"
 
 
 def _aware(moment: datetime) -> datetime:

@@ -35,6 +35,7 @@ from lxml import etree
 from ..errors import InvalidDocument
 
 __all__ = [
+    "syntax_message",
     "C14N_EXCLUSIVE",
     "C14N_INCLUSIVE",
     "DIGESTS",
@@ -51,6 +52,10 @@ __all__ = [
     "parse_untrusted_xml",
     "signature_value_verifies",
 ]
+
+#: What lxml adds to a syntax error: its source name and position.
+_SOURCE_IN_MESSAGE = re.compile(r"\s*\(<string>, line \d+\)$")
+_FUNCTION_IN_MESSAGE = re.compile(r"^xml[A-Za-z]+: ")
 
 NS_DS = "http://www.w3.org/2000/09/xmldsig#"
 NS_XADES = "http://uri.etsi.org/01903/v1.3.2#"
@@ -107,6 +112,13 @@ _DECLARATION = re.compile(rb"<!(?!--|\[CDATA\[)")
 _WHITESPACE = re.compile(r"\s+")
 
 
+def syntax_message(error: etree.XMLSyntaxError) -> str:
+    """libxml2's words for a syntax error, without lxml's source name, libxml2's
+    function name and its advice about parser options."""
+    text = _SOURCE_IN_MESSAGE.sub("", str(error.msg or error))
+    return _FUNCTION_IN_MESSAGE.sub("", text).replace(", use XML_PARSE_HUGE option", "")
+
+
 def parse_untrusted_xml(data: bytes, max_bytes: int = MAX_DOCUMENT_BYTES) -> etree._Element:
     """Parse a document a caller handed in.
 
@@ -128,7 +140,9 @@ def parse_untrusted_xml(data: bytes, max_bytes: int = MAX_DOCUMENT_BYTES) -> etr
     )
     try:
         root = etree.fromstring(data, parser)
-    except (etree.XMLSyntaxError, ValueError) as e:
+    except etree.XMLSyntaxError as e:
+        raise InvalidDocument(f"not well-formed XML: {syntax_message(e)}") from e
+    except ValueError as e:
         raise InvalidDocument(f"not well-formed XML: {e}") from e
     if root is None:
         raise InvalidDocument("not well-formed XML: no root element")

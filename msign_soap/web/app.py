@@ -35,12 +35,13 @@ from __future__ import annotations
 import functools
 import io
 import logging
+import re
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 from urllib.parse import urlencode
 
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
-from werkzeug.exceptions import HTTPException, NotFound
+from werkzeug.exceptions import HTTPException, NotFound, RequestEntityTooLarge
 from werkzeug.routing import Map, Rule
 from werkzeug.utils import redirect, send_file
 from werkzeug.wrappers import Request, Response
@@ -65,6 +66,7 @@ from ..core.sessions import MAX_RELAY_STATE
 from ..errors import InvalidParameter, KeyLocked, MSignError, RequestClosed, RequestNotFound, SigningRefused, WrongPin
 from ..i18n import LANGUAGES, normalize_language, pages, translate
 from ..instruments.api import CloudKeyInstrument, Instrument, LocalSignerInstrument, MobileInstrument
+from ..observability import CallContext, annotate, annotate_request_id, bind, reset
 from . import local_signer, mobile
 from .security import content_security_policy, new_nonce, origin, secure_headers
 
@@ -99,10 +101,19 @@ class PageError(Exception):
         self.message = message
 
 
-def _params(request: Request) -> dict[str, str]:
-    """Query and form parameters with lower-case names; the form wins, empty values are absent."""
+def _params(request: Request, *, refused_form: bool = False) -> dict[str, str]:
+    """Query and form parameters with lower-case names; the form wins, empty values are absent.
+
+    :param refused_form: a form too large to read counts as none (the page that says so).
+    """
     params: dict[str, str] = {}
-    for source in (request.args, request.form):
+    sources = [request.args]
+    try:
+        sources.append(request.form)
+    except RequestEntityTooLarge:
+        if not refused_form:
+            raise
+    for source in sources:
         for key, value in source.items(multi=True):
             if value.strip():
                 params[key.lower()] = value.strip()
@@ -112,6 +123,11 @@ def _params(request: Request) -> dict[str, str]:
 def _request_id(value: str) -> str:
     # The SPA of the real service shows IDs as dashed GUIDs; accept them too.
     return value.replace("-", "").lower()
+
+
+def _route_template(rule: str) -> str:
+    """``/<request_id>/content/<int:position>`` as ``/{request_id}/content/{position}``."""
+    return re.sub(r"<(?:[^<>:]+:)?([^<>]+)>", r"{\1}", rule)
 
 
 def _download_name(name: str | None, position: int) -> str:
@@ -171,17 +187,30 @@ class WebApp:
                 ),
             ]
         )
+        #: The metrics' ``route`` of each endpoint: its rule as a template (``/{request_id}/sign``).
+        self.routes = {rule.endpoint: _route_template(rule.rule) for rule in self.url_map.iter_rules()}
+        self.metrics = requests.metrics
 
     def __call__(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
         request = PageRequest(environ)
         local_signer.allow_upload(request, self.sessions.requests.config)
-        return self.dispatch(request)(environ, start_response)
+        # the step's RequestID and instrument for the logs and metrics (dispatch fills them in)
+        call = CallContext()
+        token = bind(call)
+        try:
+            response = self.dispatch(request)
+        finally:
+            reset(token)
+        self.metrics.page(call.route, response.status_code)
+        return response(environ, start_response)
 
     def dispatch(self, request: Request) -> Response:
         lang = normalize_language(request.args.get("lang"))
         try:
             lang = normalize_language(_params(request).get("lang"))
-            endpoint, values = self.url_map.bind_to_environ(request.environ).match()
+            rule, values = self.url_map.bind_to_environ(request.environ).match(return_rule=True)
+            endpoint = rule.endpoint
+            self._annotate(endpoint, values)
             response: Response = getattr(self, f"on_{endpoint}")(request, **values)
             return response
         except PageError as e:
@@ -195,6 +224,13 @@ class WebApp:
         except Exception:
             log.exception("the sign page failed on %s %s", request.method, request.path)
             return self.error_page(request, lang, 500, pages.SERVER_ERROR_TITLE, pages.SERVER_ERROR)
+
+    def _annotate(self, endpoint: Any, values: Mapping[str, Any]) -> None:
+        """Note the step's route, RequestID and instrument (a known one) for the logs and metrics."""
+        instrument = "mobile" if endpoint == "mobile" else values.get("instrument")
+        annotate(route=self.routes.get(endpoint), instrument=instrument if instrument in INSTRUMENTS else None)
+        if "request_id" in values:
+            annotate_request_id(_request_id(values["request_id"]))
 
     # -- views -------------------------------------------------------------
 
@@ -227,7 +263,7 @@ class WebApp:
             raise PageError(400, pages.INVALID_REQUEST_TITLE, message) from e
         relay_state = params.get("relaystate")
         if relay_state is not None and len(relay_state) > MAX_RELAY_STATE:
-            raise PageError(400, pages.INVALID_REQUEST_TITLE, pages.INVALID_REQUEST_TITLE)
+            raise PageError(400, pages.INVALID_REQUEST_TITLE, pages.RELAY_STATE_TOO_LONG)
         if summary.status.finished:
             # Re-opened after the end: its result and the way back, without auto-submit.
             entry = EntryParameters(return_url, relay_state, lang=lang)
@@ -494,7 +530,7 @@ class WebApp:
         path = request.path
         if path.endswith("/cancel"):
             path = path.removesuffix("/cancel") + "/sign"
-        params = {k: v for k, v in _params(request).items() if k in _ENTRY_PARAMETERS}
+        params = {k: v for k, v in _params(request, refused_form=True).items() if k in _ENTRY_PARAMETERS}
 
         def lang_url(code: str) -> str:
             return path + "?" + urlencode({**params, "lang": code})

@@ -69,6 +69,7 @@ class VerifyPage:
             response = self.dispatch(request)
         finally:
             request.close()  # the uploads' temporary files
+        self.pages.metrics.page(VERIFY_PATH, response.status_code)
         return response(environ, start_response)
 
     def dispatch(self, request: Request) -> Response:
@@ -107,6 +108,7 @@ class VerifyPage:
             if not hashes:
                 return self.form(request, lang, NEEDS_DOCUMENT, status=400)
             outcome = self._verify("Hash", hashes, signed, lang)
+        self.pages.metrics.verification("Pdf" if is_pdf(signed) else "Hash", outcome.valid)
         self.pages.trail.record(
             Event.VERIFICATION_CALLED,
             address=client_address(request.environ),
