@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import os
+import socket
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -418,3 +419,33 @@ def save_screenshot_if_failed(request: pytest.FixtureRequest, page: Any) -> Path
         return None
     print(f"screenshot of the failed test: {path}")
     return path
+
+
+@pytest.fixture
+def listener() -> Iterator[tuple[int, threading.Event]]:
+    """A TCP listener on loopback that records whether anyone connected:
+    its port replaces the inputs' placeholder address."""
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(5)
+    sock.settimeout(0.2)
+    connected = threading.Event()
+    stop = threading.Event()
+
+    def accept() -> None:
+        while not stop.is_set():
+            try:
+                conn, _ = sock.accept()
+            except OSError:
+                continue
+            connected.set()
+            conn.close()
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    try:
+        yield sock.getsockname()[1], connected
+    finally:
+        stop.set()
+        thread.join(timeout=5)
+        sock.close()

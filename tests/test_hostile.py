@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 import threading
 from pathlib import Path
 
@@ -48,33 +47,6 @@ def test_utf16_dtd_is_refused_after_parsing(live_server):
         live_server.post_raw((HOSTILE / "xxe-utf16.xml").read_bytes(), **{"Content-Type": "text/xml; charset=utf-16"})
     )
     assert (code, reason) == ("s:Client", "DTDs and entity declarations are not allowed in SOAP messages")
-
-
-@pytest.fixture
-def listener():
-    """A TCP listener on loopback that records whether anyone connected."""
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    sock.listen(5)
-    sock.settimeout(0.2)
-    connected = threading.Event()
-    stop = threading.Event()
-
-    def accept() -> None:
-        while not stop.is_set():
-            try:
-                conn, _ = sock.accept()
-            except OSError:
-                continue
-            connected.set()
-            conn.close()
-
-    thread = threading.Thread(target=accept, daemon=True)
-    thread.start()
-    yield sock.getsockname()[1], connected
-    stop.set()
-    thread.join(timeout=5)
-    sock.close()
 
 
 @pytest.mark.parametrize("name", ["xxe-network.xml", "parameter-entity.xml", "dtd-only.xml"])

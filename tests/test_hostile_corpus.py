@@ -201,36 +201,6 @@ def closed_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         yield server
 
 
-@pytest.fixture
-def listener() -> Iterator[tuple[int, threading.Event]]:
-    """A TCP listener on loopback that records whether anyone connected:
-    its port replaces the inputs' placeholder address."""
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    sock.listen(5)
-    sock.settimeout(0.2)
-    connected = threading.Event()
-    stop = threading.Event()
-
-    def accept() -> None:
-        while not stop.is_set():
-            try:
-                conn, _ = sock.accept()
-            except OSError:
-                continue
-            connected.set()
-            conn.close()
-
-    thread = threading.Thread(target=accept, daemon=True)
-    thread.start()
-    try:
-        yield sock.getsockname()[1], connected
-    finally:
-        stop.set()
-        thread.join(timeout=5)
-        sock.close()
-
-
 # -- messages ------------------------------------------------------------------------------------
 
 

@@ -13,6 +13,7 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 import requests
@@ -69,18 +70,26 @@ class Production:
         )
 
 
-@pytest.fixture(scope="module")
-def production(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Production]:
-    work = tmp_path_factory.mktemp("mtls")
+def tls_setting(work: Path) -> tuple[Path, Path]:
+    """``work`` and a data directory in it, seeded with the demo PKI."""
     data = work / "data"
     seed_demo_pki(data)
+    return work, data
+
+
+def tls_pki(work: Path, names: tuple[str, ...]) -> tuple[Issued, Issued, Issued, dict[str, Issued]]:
+    """A server CA, the server's certificate for 127.0.0.1, a client CA and a client certificate per name."""
     server_ca = issue(work, "Server CA", ca=True)
     server = issue(work, "Server", server_ca, ip="127.0.0.1", usage=ExtendedKeyUsageOID.SERVER_AUTH)
     client_ca = issue(work, "Client CA", ca=True)
-    consumers = {
-        name: issue(work, name, client_ca, usage=ExtendedKeyUsageOID.CLIENT_AUTH)
-        for name in ("alpha", "beta", "gamma", "delta", "stranger")
-    }
+    consumers = {name: issue(work, name, client_ca, usage=ExtendedKeyUsageOID.CLIENT_AUTH) for name in names}
+    return server_ca, server, client_ca, consumers
+
+
+@pytest.fixture(scope="module")
+def production(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Production]:
+    work, data = tls_setting(tmp_path_factory.mktemp("mtls"))
+    server_ca, server, client_ca, consumers = tls_pki(work, ("alpha", "beta", "gamma", "delta", "stranger"))
     options = ["--data-dir", str(data)]
     prefix = ["--return-url-prefix", "https://alpha.gov.md/"]
     assert main(["consumer", "add", "--name", "alpha", "--cert", str(consumers["alpha"].pem), *prefix, *options]) == 0
@@ -214,15 +223,8 @@ def _session(verify: str) -> requests.Session:
 @pytest.fixture(scope="module")
 def gunicorn(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Production]:
     """gunicorn doing mutual TLS itself, serving ``msign_soap.wsgi:application``."""
-    work = tmp_path_factory.mktemp("gunicorn")
-    data = work / "data"
-    seed_demo_pki(data)
-    server_ca = issue(work, "Server CA", ca=True)
-    server = issue(work, "Server", server_ca, ip="127.0.0.1", usage=ExtendedKeyUsageOID.SERVER_AUTH)
-    client_ca = issue(work, "Client CA", ca=True)
-    consumers = {
-        name: issue(work, name, client_ca, usage=ExtendedKeyUsageOID.CLIENT_AUTH) for name in ("alpha", "beta")
-    }
+    work, data = tls_setting(tmp_path_factory.mktemp("gunicorn"))
+    server_ca, server, client_ca, consumers = tls_pki(work, ("alpha", "beta"))
     assert (
         main(["consumer", "add", "--name", "alpha", "--cert", str(consumers["alpha"].pem), "--data-dir", str(data)])
         == 0

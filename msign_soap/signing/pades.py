@@ -67,6 +67,7 @@ from .pades_draft import DIGEST_ALGORITHM, LEVELS, SIGNATURE_ALGORITHMS, PadesDr
 
 __all__ = [
     "LEVELS",
+    "PDF_DAMAGE",
     "PadesDraft",
     "Timestamper",
     "count_signatures",
@@ -87,9 +88,10 @@ _CMS_OVERHEAD = 2048
 _THREADED_COPY = 1024 * 1024
 # Chunk in which pyHanko copies the original document into the prepared one.
 _COPY_CHUNK = 1024 * 1024
-# What pyHanko's lenient reader raises on a malformed file: its own PdfError,
-# and built-in errors (even AssertionError) from structures it did not expect.
-_MALFORMED = (
+#: What pyHanko's lenient reader raises on a damaged PDF: its own PdfError,
+#: and built-in errors (even AssertionError) from structures it did not expect.
+#: The verifier (:mod:`msign_soap.verification`) catches the same.
+PDF_DAMAGE = (
     PdfError,
     ValueError,
     TypeError,
@@ -210,7 +212,7 @@ def prepare_pades(
         )
     except PyHankoSigningError as e:
         raise InvalidDocument(f"The PDF cannot take a signature: {e}") from e
-    except _MALFORMED as e:
+    except PDF_DAMAGE as e:
         raise InvalidDocument(f"The PDF cannot be updated: {_describe(e)}") from e
     prepared = stream.getbuffer()  # no copy, and writable: finish_pades signs it in place
     draft = PadesDraft(
@@ -345,7 +347,7 @@ def count_signatures(pdf: bytes) -> int:
     try:
         reader = PdfFileReader(io.BytesIO(pdf), strict=False)
         return sum(1 for _ in fields.enumerate_sig_fields(reader, filled_status=True))
-    except _MALFORMED as e:
+    except PDF_DAMAGE as e:
         raise InvalidDocument(f"Not a readable PDF: {_describe(e)}") from e
 
 
@@ -511,7 +513,7 @@ def _normalise_signature(cert: x509.Certificate, value: bytes) -> bytes:
 def _open_for_update(stream: io.BytesIO) -> IncrementalPdfFileWriter:
     try:
         writer = IncrementalPdfFileWriter(stream, strict=False)
-    except _MALFORMED as e:
+    except PDF_DAMAGE as e:
         raise InvalidDocument(f"Not a readable PDF: {_describe(e)}") from e
     # pyHanko copies the original into the output 4 KiB at a time by default: a
     # Python loop of 12,800 turns for 50 MiB. Larger chunks, same bytes.
@@ -524,7 +526,7 @@ def _open_for_update(stream: io.BytesIO) -> IncrementalPdfFileWriter:
 def _signature_field_names(writer: IncrementalPdfFileWriter) -> list[str]:
     try:
         return [name for name, _value, _ref in fields.enumerate_sig_fields(writer)]
-    except _MALFORMED as e:
+    except PDF_DAMAGE as e:
         raise InvalidDocument(f"The PDF's form is damaged: {_describe(e)}") from e
 
 

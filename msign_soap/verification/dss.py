@@ -11,7 +11,6 @@ for every signature; certvalidator picks what applies) and its time-stamps
 from __future__ import annotations
 
 import dataclasses
-import zlib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -22,7 +21,6 @@ from asn1crypto import crl as asn1_crl
 from asn1crypto import ocsp as asn1_ocsp
 from asn1crypto import x509 as asn1_x509
 from pyhanko.pdf_utils.decode_limits import DecodePurpose
-from pyhanko.pdf_utils.misc import PdfError
 from pyhanko.pdf_utils.rw_common import PdfHandler
 from pyhanko.sign.validation import DocumentSecurityStore
 from pyhanko.sign.validation.errors import NoDSSFoundError
@@ -30,25 +28,10 @@ from pyhanko_certvalidator import ValidationContext
 from pyhanko_certvalidator.revinfo.archival import process_legacy_crl_input, process_legacy_ocsp_input
 from pyhanko_certvalidator.revinfo.manager import RevinfoManager
 
+from ..signing.pades import PDF_DAMAGE
 from .trust import Trust
 
-__all__ = ["ValidationData", "certificates_in", "contexts", "read_dss"]
-
-# What pyHanko and asn1crypto raise on a damaged DSS.
-#: What pyHanko's lenient reader raises on a damaged PDF: its own PdfError and
-#: built-in errors (even AssertionError) from structures it did not expect.
-PDF_DAMAGE = (
-    PdfError,
-    ValueError,
-    TypeError,
-    KeyError,
-    IndexError,
-    AttributeError,
-    AssertionError,
-    RecursionError,
-    UnicodeError,
-    zlib.error,  # a stream that is not what its /Filter says
-)
+__all__ = ["PDF_DAMAGE", "ValidationData", "certificates_in", "contexts", "read_dss"]
 
 
 @dataclass
