@@ -15,6 +15,7 @@ from typing import Any
 from . import __version__
 from .cli_audit import add_audit_commands
 from .cli_consumers import add_consumer_commands
+from .cli_progress import working
 from .config import LOG_FORMATS, Config, load_config
 from .errors import ConfigurationError, InvalidParameter
 from .observability.logs import TEXT_FORMAT, use_log_format
@@ -50,7 +51,9 @@ def _serve(args: argparse.Namespace) -> int:
         servers = [make_server(config.host, config.port, _not_ready, threaded=True)]
     if config.public_url is None and config.port == 0:
         config = dataclasses.replace(config, port=servers[0].server_port)
-    service = create_app(config)
+    first = config.demo_pki and not (config.data_dir / "pki").exists()
+    with working("First start: generating the demo PKI" if first else "Opening the database"):
+        service = create_app(config)
     _mount(servers, service, config)
     stop = service.start_maintenance()
     host = f"[{config.host}]" if ":" in config.host else config.host
@@ -262,7 +265,8 @@ def _verify(args: argparse.Namespace) -> int:
     if trust is None:
         raise ConfigurationError("no trust anchors: set trust_anchors (or use the demo PKI)")
     language = normalize_language(args.lang)
-    [outcome] = verify_batch(kind, [VerificationItem(content, None, document)], trust, language, max_contents=1)
+    with working(f"Verifying {Path(args.file).name} ({len(document):,} bytes)"):
+        [outcome] = verify_batch(kind, [VerificationItem(content, None, document)], trust, language, max_contents=1)
     if args.json:
         print(json.dumps({"message": outcome.message, **outcome.report.as_dict()}, ensure_ascii=False, indent=2))
     else:

@@ -15,6 +15,7 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
+from .cli_progress import working
 from .config import Config
 
 __all__ = ["add_audit_commands"]
@@ -49,7 +50,8 @@ def _verify(args: argparse.Namespace, config: Config) -> int:
 
     trail, store = _open(config, with_tsa=False)
     try:
-        report = trail.verify(configured_checker(config, _demo_pki(config)))
+        with working("Checking the audit trail"):
+            report = trail.verify(configured_checker(config, _demo_pki(config)))
     finally:
         store.close()
     print(json.dumps(report.as_dict(), indent=2) if args.json else report)
