@@ -25,6 +25,7 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
 
+import peewee as pw
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
 
@@ -122,13 +123,17 @@ class ConsumerRegistry:
         networks = "\n".join(str(n) for n in (parse_network(n) for n in allowed_networks))
         prefixes = "\n".join(check_prefix(p) for p in return_url_prefixes)
         m = self.store.models
-        with self.store.db.connection_context(), self.store.write():
-            if m.Consumer.get_or_none(m.Consumer.name == name) is not None:
-                raise InvalidParameter("name", f"{name!r} is already registered")
-            consumer = m.Consumer.create(
-                name=name, allowed_networks=networks, return_url_prefixes=prefixes, created_at=self.clock()
-            )
-            self._add_certificate(consumer, certificate, Event.CONSUMER_ADDED)
+        taken = InvalidParameter("name", f"{name!r} is already registered")
+        try:
+            with self.store.db.connection_context(), self.store.write():
+                if m.Consumer.get_or_none(m.Consumer.name == name) is not None:
+                    raise taken
+                consumer = m.Consumer.create(
+                    name=name, allowed_networks=networks, return_url_prefixes=prefixes, created_at=self.clock()
+                )
+                self._add_certificate(consumer, certificate, Event.CONSUMER_ADDED)
+        except pw.IntegrityError as e:  # registered at the same moment by another process (PostgreSQL)
+            raise taken from e
         return consumer
 
     def add_certificate(self, name: str, certificate: x509.Certificate) -> None:
