@@ -56,6 +56,7 @@ from ..errors import ConfigurationError, MSignError, SignerRejected, TimestampEr
 from ..signing.timestamp import Timestamper, check_token_imprint
 from ..store import Store
 from ..store.prepared import Prepared, PreparedInsert
+from ..store.transactions import advisory_lock
 from .audit_events import Event, clean_detail, client_address, consumer_name, event_name, request_id_of
 from .trust import CertificateChecker
 
@@ -80,7 +81,8 @@ _COLUMNS = ("sequence", "previous_hash", "at", "event", "consumer", "request_id"
 #: The first element of every row's canonical encoding (changes with the encoding).
 _ENCODING = "msign-soap audit trail v1"
 #: Key of the PostgreSQL advisory lock serializing appends ("msignaud").
-_PG_LOCK_KEY = 0x6D7369676E617564
+#: Key of the lock around appends ("msignaud").
+_LOCK_KEY = 0x6D7369676E617564
 _TIME_FORMAT = "%Y-%m-%dT%H:%M:%S.%f"
 
 
@@ -376,11 +378,9 @@ class AuditTrail:
         return AuditReport(rows, len(anchors), None, latest, checker is not None)
 
     def _lock(self) -> None:
-        """Serialize appends (inside the write transaction)."""
-        if isinstance(self.store.db, pw.PostgresqlDatabase):
-            # Held until the transaction ends, so the next append on any host reads this one's row.
-            self.store.db.execute_sql("SELECT pg_advisory_xact_lock(%s)", (_PG_LOCK_KEY,))
-        # SQLite: BEGIN IMMEDIATE (store.write) already holds the database's write lock.
+        """Serialize appends (inside the write transaction): held until it ends,
+        so the next append on any host reads this one's row."""
+        advisory_lock(self.store.db, _LOCK_KEY)
 
 
 # -- checks -------------------------------------------------------------------
