@@ -99,6 +99,8 @@ class Service:
     mssp_simulator: Any = None
     #: The registered consumers (client certificates, networks).
     consumers: ConsumerRegistry | None = None
+    #: The demo e-service mounted at ``/demo/`` (demo mode).
+    demo_eservice: Any = None
 
     def __call__(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
         return self.wsgi(environ, start_response)
@@ -228,7 +230,9 @@ def create_app(config: Config, clock: Clock = utcnow, checker: CertificateChecke
         return pages(environ, start_response)
 
     hardened = with_hardening_headers(wsgi, hsts=config.production)
-    return Service(config, store, requests, hardened, pki, timestamper, signing, instruments, simulator, consumers)
+    return Service(
+        config, store, requests, hardened, pki, timestamper, signing, instruments, simulator, consumers, demo
+    )
 
 
 def sandbox_enabled(config: Config) -> bool:

@@ -15,7 +15,7 @@ import os
 import re
 import socket
 import threading
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -37,55 +37,36 @@ ION, ION_PIN, ION_TAX_PIN = "2004001234567", "4567", "234567"
 TIMEOUT_MS = 30_000
 
 
-class Mount:
-    """The server's application: ``/demo`` and below to the demo (with
-    ``SCRIPT_NAME`` ``/demo``), everything else to the service."""
-
-    def __init__(self, service: Any, demo: DemoEService) -> None:
-        self.service = service
-        self.demo = demo
-
-    def __call__(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
-        path = environ.get("PATH_INFO", "")
-        if path == DEMO_PREFIX or path.startswith(DEMO_PREFIX + "/"):
-            script_name = environ.get("SCRIPT_NAME", "") + DEMO_PREFIX
-            mounted = dict(environ, SCRIPT_NAME=script_name, PATH_INFO=path[len(DEMO_PREFIX) :] or "/")
-            return self.demo(mounted, start_response)
-        return self.service(environ, start_response)  # type: ignore[no-any-return]
-
-
 @dataclass
 class Site:
     url: str
     service: Any
     demo: DemoEService
     clock: FrozenClock
-    app: Mount
 
     @property
     def demo_url(self) -> str:
         return self.url + DEMO_PREFIX
 
     def client(self) -> Client:
-        """A browser stand-in posting into the mounted application in process
-        (the demo itself still calls the service over HTTP)."""
-        return Client(self.app)
+        """A browser stand-in posting into the service in process (the demo,
+        mounted by the service at ``/demo/``, still calls it over HTTP)."""
+        return Client(self.service)
 
 
 @pytest.fixture(scope="module")
 def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
+    """The embedded default on a real server: the service mounts the demo at ``/demo/``."""
     directory = tmp_path_factory.mktemp("demo-eservice")
     clock = FrozenClock()
-    service = make_service(directory, clock)
-    try:
-        with pki_support.serve() as (url, server):
-            demo = mountable(url, directory / "data")
-            app = Mount(service, demo)
-            server.app = app
-            yield Site(url, service, demo, clock, app)
-            demo.jobs.wait(60)
-    finally:
-        service.close()
+    with pki_support.serve() as (url, server):
+        service = make_service(directory, clock, public_url=url)
+        try:
+            server.app = service
+            yield Site(url, service, service.demo_eservice, clock)
+            service.demo_eservice.jobs.wait(60)
+        finally:
+            service.close()
 
 
 # -- helpers -----------------------------------------------------------------------------
@@ -360,10 +341,10 @@ def test_a_job_that_fails_says_why(site, tmp_path):
     state = tmp_path / "state"
     Store(state).create(site.demo.store.get(request_id))
     demo = create_demo(gone, public_base=site.demo_url, state_dir=state, sign_page_url=site.url)
-    client = Client(Mount(site.service, demo))
-    client.post(DEMO_PREFIX + "/return", data={"RequestID": request_id, "RelayState": relay_state})
+    client = Client(demo)  # the demo alone, at the root
+    client.post("/return", data={"RequestID": request_id, "RelayState": relay_state})
     demo.jobs.wait(60)
-    page = page_of(client.get(f"{DEMO_PREFIX}/requests/{request_id}"))
+    page = page_of(client.get(f"/requests/{request_id}"))
     assert "cannot be reached" in texts(page, "#job-error")[0]
     assert select(page, "[data-action=refresh]")
 
