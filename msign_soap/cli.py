@@ -110,10 +110,7 @@ def _serve_workers(config: Config, workers: int) -> int:
     host = f"[{config.host}]" if ":" in config.host else config.host
     base = f"http://{host}:{listener.getsockname()[1]}"
     _announce(config, base, base + SOAP_PATH, workers=workers)
-    try:
-        serve_workers(config, listener, workers)
-    finally:
-        listener.close()
+    serve_workers(config, listener, workers)  # the arbiter owns the socket
     return 0
 
 

@@ -85,14 +85,16 @@ application = _Application()
 
 def serve_workers(config: Config, listener: socket.socket, workers: int, threads: int = 8) -> None:
     """``msign-soap serve --workers N``: gunicorn's arbiter on ``listener``
-    (already bound), with ``workers`` processes of ``threads`` threads each,
+    (already bound; the arbiter takes it over and closes it), with ``workers`` processes of ``threads`` threads each,
     a dead worker replaced at once; returns when the arbiter stops (SIGINT, SIGTERM)."""
     from gunicorn.app.base import BaseApplication
+
+    descriptor = listener.detach()  # gunicorn's from now on: it closes it when it stops
 
     class Arbiter(BaseApplication):  # type: ignore[misc]  # gunicorn has no type hints
         def load_config(self) -> None:
             settings = {
-                "bind": [f"fd://{listener.fileno()}"],
+                "bind": [f"fd://{descriptor}"],
                 "workers": workers,
                 "worker_class": "gthread",
                 "threads": threads,

@@ -34,6 +34,11 @@ def children(pid: int) -> set[int]:
     return found
 
 
+def replaced(before: set[int], now: set[int]) -> bool:
+    """Two workers again, the killed one (the lowest pid of ``before``) not among them."""
+    return len(now) == 2 and min(before) not in now
+
+
 @pytest.fixture(scope="module")
 def workers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, subprocess.Popen]]:
     data = tmp_path_factory.mktemp("workers") / "data"
@@ -50,10 +55,15 @@ def workers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, sub
         "--data-dir",
         str(data),
     ]
+    log = (data.parent / "serve.log").open("w")  # what gunicorn says, shown when a check fails
     process = subprocess.Popen(
         command,
+        # no terminal: gunicorn's arbiter takes SIGTTIN/SIGTTOU (which a terminal
+        # sends a background process group) as "one worker more/less"
+        stdin=subprocess.DEVNULL,
+        start_new_session=True,
         stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
+        stderr=log,
         text=True,
         env={**os.environ, "PYTHONUNBUFFERED": "1", "MSIGN_SOAP_RATE_LIMIT": "0", "MSIGN_SOAP_ADDRESS_RATE_LIMIT": "0"},
     )
@@ -69,6 +79,7 @@ def workers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, sub
     finally:
         process.send_signal(signal.SIGTERM)
         process.wait(timeout=60)
+        log.close()
         if process.stdout is not None:
             process.stdout.close()
 
@@ -90,10 +101,11 @@ def test_a_killed_worker_is_replaced_and_nothing_is_lost(workers: tuple[str, sub
             before = children(arbiter.pid)
             os.kill(min(before), signal.SIGKILL)
             deadline = time.monotonic() + 60
-            while (len(children(arbiter.pid)) < 2 or children(arbiter.pid) == before) and time.monotonic() < deadline:
+            # one snapshot decides: a scan of /proc may miss a process forked while it runs
+            while not replaced(before, after := children(arbiter.pid)) and time.monotonic() < deadline:
                 time.sleep(0.1)
-            after = children(arbiter.pid)
-            assert len(after) == 2 and after != before  # replaced
+            if not replaced(before, after):  # what gunicorn said
+                pytest.fail(f"{before} -> {after}\n{(Path(arbiter.args[-1]).parent / 'serve.log').read_text()[-3000:]}")
     assert len(set(posted)) == len(posted) == 60
     for request_id in posted:
         answer = call(url, "GetSignResponse", GET.format(request_id))
