@@ -27,7 +27,7 @@ from msign_soap.cli import main
 
 from .conftest import sha1
 from .pki_support import seed_demo_pki
-from .test_tls import Issued, issue
+from .test_tls import Issued, issue, openssl_handshake
 
 ENVELOPE = "{http://schemas.xmlsoap.org/soap/envelope/}"
 MSIGN = "{https://msign.gov.md}"
@@ -200,15 +200,7 @@ def test_each_listener_serves_its_own_paths(production: Production) -> None:
 def test_only_the_soap_listener_asks_for_a_certificate(production: Production, listener: str, asks: bool) -> None:
     """``openssl s_client -state`` shows whether a CertificateRequest arrived."""
     port = re.search(r":(\d+)", getattr(production, listener).removeprefix("https://")).group(1)
-    result = subprocess.run(
-        ["openssl", "s_client", "-connect", f"127.0.0.1:{port}", "-state"],
-        stdin=subprocess.DEVNULL,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-    output = result.stdout + result.stderr
+    output = openssl_handshake(int(port))
     assert ("read server certificate request" in output) is asks
     assert "Cipher is" in output
 

@@ -243,6 +243,20 @@ def b64(der: bytes) -> str:
     return base64.b64encode(der).decode()
 
 
+def openssl_handshake(port: int, *options: str) -> str:
+    """What ``openssl s_client -state`` says of a handshake with 127.0.0.1:``port``
+    (``read server certificate request`` when the server asked for a certificate)."""
+    result = subprocess.run(
+        ["openssl", "s_client", "-connect", f"127.0.0.1:{port}", "-state", *options],
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    return result.stdout + result.stderr
+
+
 # -- the listeners ----------------------------------------------------------------------
 
 
@@ -256,15 +270,7 @@ def test_certificate_request_only_on_the_mutual_listener(
     (Its "No client certificate CA names sent" line proves nothing: Python's
     ssl never sends CA names, so it shows on both listeners.)"""
     server = request.getfixturevalue(listener)
-    result = subprocess.run(
-        ["openssl", "s_client", "-connect", f"127.0.0.1:{server.server_port}", "-state", version],
-        stdin=subprocess.DEVNULL,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-    output = result.stdout + result.stderr
+    output = openssl_handshake(server.server_port, version)
     assert ("read server certificate request" in output) is asks
     assert "Cipher is" in output and "(NONE)" not in output, output
 
